@@ -1,0 +1,147 @@
+"""UDP and TCP transports on the running (uv)loop.
+
+Incoming bytes go to one `on_message(data, source, transport)` callback, a whole
+message at a time (TCP is framed by Content-Length with StreamFramer); outgoing
+`Datagram`s are written by `send()`. TCP connections are kept in a table keyed by
+the peer's address, so a request to a phone that registered over TCP goes down
+the connection it opened (RFC 3261 §18.2.2, RFC 5626 §5); a connection is opened
+only when there is none. A peer that sends an oversized or endless message is
+disconnected, never buffered without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import structlog
+
+from ..errors import ParseError
+from ..framing import StreamFramer
+from ..transport import Address, Datagram, Transport
+
+MessageCallback = Callable[[bytes, Address, Transport], None]
+FailureCallback = Callable[[Address, Transport], None]
+
+log = structlog.get_logger("sipstack.transport")
+
+# An idle TCP connection is closed after this long without traffic (phones refresh
+# registrations well within it; RFC 5626 keep-alives count as traffic).
+TCP_IDLE_TIMEOUT = 3600.0
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, on_message: MessageCallback) -> None:
+        self._on_message = on_message
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        host, port = addr[0], addr[1]
+        if data in (b"\r\n\r\n", b"\r\n"):
+            return  # RFC 5626 §4.4.1 style keep-alive; nothing to do over UDP
+        self._on_message(data, (str(host), int(port)), Transport.UDP)  # type: ignore[call-overload]
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable and friends: the transaction timers handle the loss.
+        log.debug("udp.error", error=str(exc))
+
+
+class _TcpConnection(asyncio.Protocol):
+    def __init__(self, owner: TransportSet) -> None:
+        self._owner = owner
+        self._framer = StreamFramer()
+        self.transport: asyncio.Transport | None = None
+        self.peer: Address = ("", 0)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = (str(peer[0]), int(peer[1]))
+        self._owner._connections[self.peer] = self
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            messages = self._framer.feed(data)
+        except ParseError as exc:
+            log.warning("tcp.framing_error", peer=f"{self.peer[0]}:{self.peer[1]}",
+                        error=exc.reason)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        if self._framer.pongs_due() and self.transport is not None:
+            # RFC 5626 §4.4.1: answer a CRLFCRLF ping with a CRLF pong
+            self.transport.write(b"\r\n")
+        for message in messages:
+            self._owner._on_message(message, self.peer, Transport.TCP)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._owner._connections.get(self.peer) is self:
+            del self._owner._connections[self.peer]
+
+
+class TransportSet:
+    """Every listening socket of the switch plus its TCP connection table."""
+
+    def __init__(self, on_message: MessageCallback, on_failure: FailureCallback) -> None:
+        self._on_message = on_message
+        self._on_failure = on_failure
+        self._udp: asyncio.DatagramTransport | None = None
+        self._servers: list[asyncio.Server] = []
+        self._connections: dict[Address, _TcpConnection] = {}
+        self._connecting: dict[Address, list[bytes]] = {}
+
+    async def listen(self, transport: Transport, host: str, port: int) -> Address:
+        loop = asyncio.get_running_loop()
+        if transport is Transport.UDP:
+            udp, _ = await loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(self._on_message), local_addr=(host, port))
+            self._udp = udp
+            sock = udp.get_extra_info("sockname")
+            return (str(sock[0]), int(sock[1]))
+        server = await loop.create_server(lambda: _TcpConnection(self), host, port,
+                                          reuse_address=True)
+        self._servers.append(server)
+        sock = server.sockets[0].getsockname()
+        return (str(sock[0]), int(sock[1]))
+
+    def send(self, datagram: Datagram) -> None:
+        if datagram.transport is Transport.UDP:
+            if self._udp is not None:
+                self._udp.sendto(datagram.data, datagram.destination)
+            return
+        conn = self._connections.get(datagram.destination)
+        if conn is not None and conn.transport is not None and not conn.transport.is_closing():
+            conn.transport.write(datagram.data)
+            return
+        queued = self._connecting.get(datagram.destination)
+        if queued is not None:
+            queued.append(datagram.data)
+            return
+        self._connecting[datagram.destination] = [datagram.data]
+        asyncio.get_running_loop().create_task(self._connect(datagram.destination))
+
+    async def _connect(self, destination: Address) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(lambda: _TcpConnection(self), *destination), 10.0)
+        except (TimeoutError, OSError) as exc:
+            self._connecting.pop(destination, None)
+            log.warning("tcp.connect_failed", peer=f"{destination[0]}:{destination[1]}",
+                        error=str(exc))
+            self._on_failure(destination, Transport.TCP)
+            return
+        # Index by the address we dialled too (getpeername may differ in form)
+        self._connections[destination] = conn
+        for data in self._connecting.pop(destination, []):
+            if conn.transport is not None:
+                conn.transport.write(data)
+
+    def close(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+        for server in self._servers:
+            server.close()
+        for conn in list(self._connections.values()):
+            if conn.transport is not None:
+                conn.transport.close()

@@ -1,0 +1,1 @@
+"""The softswitch application: registrar, B2BUA calls, routing policies."""

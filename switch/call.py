@@ -1,0 +1,404 @@
+"""Call: the B2BUA state machine joining one inbound leg to the outbound legs it rings.
+
+ROUTING -> ALERTING (forks out) -> ANSWERED (one fork won) -> ENDED.
+The call carries out a ring plan made elsewhere (routing/); it decides nothing
+about who should ring, only how SIP moves between the legs:
+
+* provisional and final responses of the winning fork are relayed to the caller;
+* losing forks get CANCEL with `Reason: SIP;cause=200;text="Call completed
+  elsewhere"` (RFC 3326) so phones do not log a missed call;
+* in-dialog requests (BYE, re-INVITE, UPDATE, INFO...) are relayed between the
+  two dialogs and their responses relayed back;
+* an offer in the caller's INVITE lets us ACK the callee at once; a delayed offer
+  (no SDP in the INVITE) waits for the caller's ACK, which carries the answer.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Protocol
+
+import structlog
+
+from sipstack.dialog import Dialog
+from sipstack.endpoint import Endpoint
+from sipstack.errors import ParseError, RemoteProtocolError
+from sipstack.ids import IdSource
+from sipstack.message import REASON_PHRASES, Request, Response, make_response
+from sipstack.transport import Transport
+
+from .extension_state import ExtensionKey, ExtensionStates
+from .leg import ForkState, InboundLeg, OutboundLeg
+from .timers import Timer
+
+COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER, NOTIFY, MESSAGE"
+
+
+class CallPhase(enum.Enum):
+    ROUTING = "routing"
+    ALERTING = "alerting"
+    ANSWERED = "answered"
+    ENDED = "ended"
+
+
+class CallHost(Protocol):
+    """What a call needs from the switch around it."""
+
+    endpoint: Endpoint
+    ids: IdSource
+    states: ExtensionStates
+    now: float
+
+    def contact_for(self, transport: Transport) -> str: ...
+    def index_tx(self, tx_id: str, call: Call) -> None: ...
+    def index_dialog(self, key: tuple[str, str], call: Call) -> None: ...
+    def call_ended(self, call: Call) -> None: ...
+    def fork_failed(self, call: Call, responses: list[int]) -> bool: ...
+
+
+class Relay:
+    """An in-dialog request relayed to the other side, waiting for its response."""
+
+    __slots__ = ("source_request", "source_tx", "from_caller", "sent")
+
+    def __init__(self, source_request: Request, source_tx: str, from_caller: bool,
+                 sent: Request) -> None:
+        self.source_request = source_request
+        self.source_tx = source_tx
+        self.from_caller = from_caller
+        self.sent = sent
+
+
+class Call:
+    __slots__ = ("host", "a", "forks", "b", "phase", "relays", "pending_ack", "log",
+                 "answered_at", "timer")
+
+    def __init__(self, host: CallHost, a: InboundLeg) -> None:
+        self.host = host
+        self.a = a
+        self.forks: dict[str, OutboundLeg] = {}
+        self.b: OutboundLeg | None = None
+        self.phase = CallPhase.ROUTING
+        self.relays: dict[str, Relay] = {}
+        # (leg that must get the ACK, the INVITE it answers) for a delayed-offer 2xx
+        self.pending_ack: tuple[bool, Request] | None = None
+        self.log = structlog.get_logger("switch.call").bind(call_id=a.invite.call_id)
+        self.answered_at: float | None = None
+        self.timer: Timer | None = None  # the router's ring-step / no-answer deadline
+
+    @property
+    def call_id(self) -> str:
+        return self.a.invite.call_id
+
+    # -- ringing --------------------------------------------------------------------
+    def ring(self, fork: OutboundLeg, now: float) -> None:
+        """Send one more fork (a contact of a callee) and track it."""
+        (dest, transport) = fork.peer
+        fork.tx_id = self.host.endpoint.send_request(fork.invite, dest, transport, now)
+        self.forks[fork.tx_id] = fork
+        self.host.index_tx(fork.tx_id, self)
+        if fork.callee is not None:
+            self.host.states.ring(fork.callee, self.call_id)
+        if self.phase is CallPhase.ROUTING:
+            self.phase = CallPhase.ALERTING
+        self.log.info("call.fork", callee=_ext(fork.callee), contact=str(fork.invite.uri))
+
+    def cancel_forks(self, now: float, reason: str | None, keep: OutboundLeg | None = None) -> None:
+        for fork in self.forks.values():
+            if fork is keep or fork.state not in (ForkState.TRYING, ForkState.RINGING):
+                continue
+            fork.state = ForkState.CANCELLING
+            self.host.endpoint.send_cancel(fork.tx_id, now, reason)
+            if fork.callee is not None:
+                self.host.states.stop_ringing(fork.callee, self.call_id)
+
+    def active_forks(self) -> list[OutboundLeg]:
+        return [f for f in self.forks.values()
+                if f.state in (ForkState.TRYING, ForkState.RINGING)]
+
+    # -- responses from the callee side ---------------------------------------------------
+    def on_response(self, tx_id: str, response: Response, now: float) -> None:
+        fork = self.forks.get(tx_id)
+        if fork is not None and response.cseq.method == "INVITE":
+            self._on_fork_response(fork, response, now)
+            return
+        relay = self.relays.pop(tx_id, None)
+        if relay is not None:
+            self._relay_response(relay, response, now)
+
+    def _on_fork_response(self, fork: OutboundLeg, response: Response, now: float) -> None:
+        status = response.status
+        if status < 200:
+            if status == 100:
+                return
+            if fork.state is ForkState.TRYING:
+                fork.state = ForkState.RINGING
+            if self.phase is CallPhase.ALERTING and fork.state is ForkState.RINGING:
+                self._send_to_caller(status, response.reason, response)
+            return
+        if status < 300:
+            self._on_fork_answered(fork, response, now)
+            return
+        fork.last_status = status
+        was_cancelled = fork.state is ForkState.CANCELLING
+        fork.state = ForkState.FAILED
+        if fork.callee is not None:
+            self.host.states.stop_ringing(fork.callee, self.call_id)
+        if was_cancelled or self.phase is not CallPhase.ALERTING:
+            return
+        if status >= 600:
+            # RFC 3261 §16.7: a 6xx ends the search; the other branches are cancelled
+            self.cancel_forks(now, None)
+        if not self.active_forks():
+            statuses = [f.last_status for f in self.forks.values()]
+            if not self.host.fork_failed(self, statuses):
+                self.reject(best_failure(statuses), now)
+
+    def _on_fork_answered(self, fork: OutboundLeg, response: Response, now: float) -> None:
+        dialog = Dialog.as_uac(fork.invite, response)
+        if self.phase is not CallPhase.ALERTING or fork.state is ForkState.FAILED:
+            # A second 2xx (a fork that answered as we cancelled it): ACK and hang it up.
+            self._ack_and_bye(fork, dialog, response, now)
+            return
+        fork.dialog = dialog
+        fork.state = ForkState.ANSWERED
+        self.b = fork
+        self.phase = CallPhase.ANSWERED
+        self.answered_at = now
+        self.host.index_dialog(dialog.key, self)
+        if self.a.invite.body:
+            self._send_ack(fork, dialog, response.cseq.seq, b"", None)
+        else:
+            self.pending_ack = (False, fork.invite)
+        self.cancel_forks(now, COMPLETED_ELSEWHERE, keep=fork)
+        states = self.host.states
+        if fork.callee is not None:
+            states.connect(fork.callee, self.call_id)
+        self._answer_caller(response)
+        self.log.info("call.answered", callee=_ext(fork.callee))
+
+    def _ack_and_bye(self, fork: OutboundLeg, dialog: Dialog, response: Response,
+                     now: float) -> None:
+        self._send_ack(fork, dialog, response.cseq.seq, b"", None)
+        bye = dialog.create_request("BYE")
+        dest, transport = fork.peer
+        self.host.endpoint.send_request(bye, dest, transport, now)
+
+    def _send_ack(self, leg: OutboundLeg | InboundLeg, dialog: Dialog, seq: int, body: bytes,
+                  content_type: str | None) -> None:
+        ack = dialog.create_request("ACK", body, content_type, cseq=seq)
+        dest, transport = leg.peer
+        self.host.endpoint.send_ack(ack, dest, transport)
+
+    # -- towards the caller -----------------------------------------------------------
+    def _send_to_caller(self, status: int, reason: str, source: Response | None) -> None:
+        a = self.a
+        response = make_response(a.invite, status, reason, to_tag=a.local_tag)
+        if status > 100:
+            response.add("contact", self.host.contact_for(a.peer[1]))
+        if source is not None and source.body:
+            response.add("content-type", source.get("content-type") or "application/sdp")
+            response.body = source.body
+        if status >= 200:
+            a.final_sent = True
+        self.host.endpoint.send_response(response, self.host.now)
+
+    def _answer_caller(self, response: Response) -> None:
+        a = self.a
+        a.dialog = Dialog.as_uas(a.invite, a.local_tag, self.host.contact_for(a.peer[1]))
+        self.host.index_dialog(a.dialog.key, self)
+        self._send_to_caller(200, "OK", response)
+
+    def answer_locally(self, body: bytes, content_type: str | None) -> None:
+        """Answer the caller from the switch itself (feature codes, media)."""
+        a = self.a
+        a.dialog = Dialog.as_uas(a.invite, a.local_tag, self.host.contact_for(a.peer[1]))
+        self.host.index_dialog(a.dialog.key, self)
+        self.phase = CallPhase.ANSWERED
+        response = make_response(a.invite, 200, "OK", to_tag=a.local_tag)
+        response.add("contact", self.host.contact_for(a.peer[1]))
+        if body:
+            response.add("content-type", content_type or "application/sdp")
+            response.body = body
+        a.final_sent = True
+        self.host.endpoint.send_response(response, self.host.now)
+
+    def reject(self, status: int, now: float, reason: str | None = None) -> None:
+        """Final non-2xx to the caller; the call is over."""
+        if not self.a.final_sent:
+            self._send_to_caller(status, reason or _reason(status), None)
+        self.cancel_forks(now, None)
+        self.end(f"rejected {status}")
+
+    def on_caller_cancel(self, now: float) -> None:
+        """The caller's CANCEL (the endpoint already said 200 to it): 487, cancel every fork."""
+        if self.phase in (CallPhase.ANSWERED, CallPhase.ENDED):
+            return
+        self.cancel_forks(now, None)
+        if not self.a.final_sent:
+            self._send_to_caller(487, "Request Terminated", None)
+        self.end("caller cancelled")
+
+    # -- in-dialog requests ---------------------------------------------------------------
+    def on_request(self, request: Request, tx_id: str | None, from_caller: bool,
+                   now: float) -> None:
+        mine = self.a.dialog if from_caller else (self.b.dialog if self.b else None)
+        if mine is None:
+            return
+        if request.method == "ACK":
+            self._on_ack(request, from_caller)
+            return
+        assert tx_id is not None
+        try:
+            mine.check_remote_cseq(request)
+        except RemoteProtocolError as exc:
+            self._answer(request, exc.status_hint, exc.reason)
+            return
+        if request.method == "BYE":
+            self._answer(request, 200, "OK")
+            self.hang_up(now, from_caller=from_caller)
+            return
+        self._relay_request(request, tx_id, from_caller, now)
+
+    def _on_ack(self, ack: Request, from_caller: bool) -> None:
+        if self.pending_ack is None:
+            return
+        to_caller, invite = self.pending_ack
+        if to_caller == from_caller:
+            return
+        self.pending_ack = None
+        leg: InboundLeg | OutboundLeg | None = self.a if to_caller else self.b
+        dialog = leg.dialog if leg is not None else None
+        if leg is None or dialog is None:
+            return
+        self._send_ack(leg, dialog, invite.cseq.seq, ack.body, ack.get("content-type"))
+
+    def _relay_request(self, request: Request, tx_id: str, from_caller: bool,
+                       now: float) -> None:
+        other: InboundLeg | OutboundLeg | None = self.b if from_caller else self.a
+        mine_leg: InboundLeg | OutboundLeg | None = self.a if from_caller else self.b
+        if other is None or other.dialog is None or mine_leg is None or mine_leg.dialog is None:
+            self._answer(request, 481, "Call/Transaction Does Not Exist")
+            return
+        if request.method == "INVITE":
+            mine_leg.dialog.update_target(request)
+        sent = other.dialog.create_request(
+            request.method, request.body, request.get("content-type"))
+        for name in ("event", "subscription-state", "refer-to", "referred-by", "reason"):
+            value = request.get(name)
+            if value is not None:
+                sent.add(name, value)
+        mf = _max_forwards(request)
+        sent.set("max-forwards", str(mf - 1 if mf > 0 else 0))
+        dest, transport = other.peer
+        relayed_tx = self.host.endpoint.send_request(sent, dest, transport, now)
+        self.relays[relayed_tx] = Relay(request, tx_id, from_caller, sent)
+        self.host.index_tx(relayed_tx, self)
+
+    def _relay_response(self, relay: Relay, response: Response, now: float) -> None:
+        source = relay.source_request
+        mine_leg: InboundLeg | OutboundLeg | None = self.a if relay.from_caller else self.b
+        other: InboundLeg | OutboundLeg | None = self.b if relay.from_caller else self.a
+        if mine_leg is None or mine_leg.dialog is None:
+            return
+        out = make_response(source, response.status, response.reason,
+                            to_tag=mine_leg.dialog.local_tag)
+        if response.status >= 200 and response.cseq.method == "INVITE" and response.status < 300:
+            if other is not None and other.dialog is not None:
+                other.dialog.update_target(response)
+                if relay.sent.body:
+                    self._send_ack(other, other.dialog, relay.sent.cseq.seq, b"", None)
+                else:
+                    self.pending_ack = (not relay.from_caller, relay.sent)
+        if 100 < response.status < 300 and source.method in ("INVITE", "UPDATE", "SUBSCRIBE"):
+            out.add("contact", mine_leg.dialog.local_contact)
+        if response.body:
+            out.add("content-type", response.get("content-type") or "application/sdp")
+            out.body = response.body
+        if response.status > 100:
+            self.host.endpoint.send_response(out, now)
+
+    def _answer(self, request: Request, status: int, reason: str) -> None:
+        tag = request.to.tag
+        response = make_response(request, status, reason, to_tag=None if tag else self.a.local_tag)
+        self.host.endpoint.send_response(response, self.host.now)
+
+    # -- the end ------------------------------------------------------------------------
+    def hang_up(self, now: float, *, from_caller: bool | None) -> None:
+        """End an answered call: BYE to the side(s) that did not hang up."""
+        targets: list[InboundLeg | OutboundLeg] = []
+        if from_caller is not True:
+            targets.append(self.a)
+        if from_caller is not False and self.b is not None:
+            targets.append(self.b)
+        for leg in targets:
+            if leg.dialog is not None:
+                bye = leg.dialog.create_request("BYE")
+                dest, transport = leg.peer
+                self.host.endpoint.send_request(bye, dest, transport, now)
+        self.end("hangup by " + ("caller" if from_caller else "callee" if from_caller is False
+                                 else "switch"))
+
+    def on_timeout(self, tx_id: str, now: float) -> None:
+        """Timer B/F or a transport failure on one of our client transactions."""
+        fork = self.forks.get(tx_id)
+        if fork is not None:
+            if fork.state in (ForkState.TRYING, ForkState.RINGING, ForkState.CANCELLING):
+                self._on_fork_response(fork, _synthetic(fork.invite, 408), now)
+            return
+        relay = self.relays.pop(tx_id, None)
+        if relay is not None:
+            self._relay_response(relay, _synthetic(relay.sent, 408), now)
+            if relay.sent.method == "BYE":
+                self.end("bye timed out")
+
+    def end(self, why: str) -> None:
+        if self.phase is CallPhase.ENDED:
+            return
+        self.phase = CallPhase.ENDED
+        states = self.host.states
+        if self.a.caller is not None:
+            states.release(self.a.caller, self.call_id)
+        for fork in self.forks.values():
+            if fork.callee is not None:
+                states.release(fork.callee, self.call_id)
+        self.log.info("call.ended", reason=why)
+        self.host.call_ended(self)
+
+
+def best_failure(statuses: list[int]) -> int:
+    """The response the caller sees when every fork failed (RFC 3261 §16.7, simplified).
+
+    6xx wins; a busy callee is reported as busy (486) in preference to the others;
+    a callee that never answered (408 timeouts only) is 480 Temporarily Unavailable.
+    """
+    if not statuses:
+        return 480
+    for s in statuses:
+        if s >= 600:
+            return s
+    if 486 in statuses:
+        return 486
+    meaningful = [s for s in statuses if s not in (408, 487, 503)]
+    return min(meaningful) if meaningful else 480
+
+
+def _synthetic(request: Request, status: int) -> Response:
+    return make_response(request, status, _reason(status))
+
+
+def _reason(status: int) -> str:
+    return REASON_PHRASES.get(status, "Unknown")
+
+
+def _max_forwards(request: Request) -> int:
+    try:
+        value = request.max_forwards
+    except ParseError:
+        return 70
+    return 70 if value is None else value
+
+
+def _ext(key: ExtensionKey | None) -> str | None:
+    return f"{key[1]}@{key[0]}" if key is not None else None

@@ -1,0 +1,56 @@
+"""Call legs: the two sides of a B2BUA call, each one dialog usage.
+
+The inbound leg is the caller's INVITE server transaction and, once we answer or
+send a tagged provisional, the UAS dialog. An outbound leg is one INVITE client
+transaction to one contact of a callee and, once it answers, the UAC dialog.
+Each leg remembers the flow it came from or goes to (`peer`): in-dialog requests
+follow that flow, not the Contact URI, so phones behind NAT and phones on TCP
+connections keep working (RFC 5626's idea without the Path machinery).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from sipstack.dialog import Dialog
+from sipstack.message import Request
+from sipstack.transport import Address, Transport
+
+from .extension_state import ExtensionKey
+
+Peer = tuple[Address, Transport]
+
+
+class ForkState(enum.Enum):
+    TRYING = "trying"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    CANCELLING = "cancelling"
+    FAILED = "failed"
+
+
+class InboundLeg:
+    __slots__ = ("invite", "tx_id", "peer", "local_tag", "dialog", "caller", "final_sent")
+
+    def __init__(self, invite: Request, tx_id: str, peer: Peer, local_tag: str,
+                 caller: ExtensionKey | None) -> None:
+        self.invite = invite
+        self.tx_id = tx_id
+        self.peer = peer
+        self.local_tag = local_tag
+        self.dialog: Dialog | None = None
+        self.caller = caller
+        self.final_sent = False
+
+
+class OutboundLeg:
+    __slots__ = ("invite", "tx_id", "peer", "callee", "dialog", "state", "last_status")
+
+    def __init__(self, invite: Request, peer: Peer, callee: ExtensionKey | None) -> None:
+        self.invite = invite
+        self.tx_id = ""
+        self.peer = peer
+        self.callee = callee
+        self.dialog: Dialog | None = None
+        self.state = ForkState.TRYING
+        self.last_status = 0

@@ -1,0 +1,195 @@
+"""The asyncio shell: sockets, the clock and signals around the sans-IO Endpoint and Switch.
+
+It is a pump and nothing else (aioquic's `transmit` / `_handle_timer`): feed bytes
+to the endpoint, hand events to the switch, flush what the endpoint wants sent,
+and re-arm one timer for the earliest deadline of the two. No SIP decision is
+made here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import time
+from pathlib import Path
+
+import structlog
+
+from config import ConfigError, SwitchConfig, load_config
+from sipstack.aio import TransportSet
+from sipstack.endpoint import Endpoint
+from sipstack.ids import IdSource
+from sipstack.transport import Address, Transport
+
+from .auth import AuthThrottle, DigestAuthenticator
+from .core import Switch
+from .directory import Directory
+from .registrar import RegistrarPolicy
+from .storage.cache import CachedLocationStore
+from .storage.sqlite import SqliteStore
+
+log = structlog.get_logger("switch.runtime")
+
+# Seconds an address stays refused after too many digest failures.
+AUTH_BLOCK_SECONDS = 60.0
+
+
+class Runtime:
+    def __init__(self, config_path: str, config: SwitchConfig) -> None:
+        self.config_path = config_path
+        self.config = config
+        self.loop = asyncio.get_running_loop()
+        self.transports = TransportSet(self._on_message, self._on_transport_failure)
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_deadline: float | None = None
+        self.stopped = asyncio.Event()
+        self.endpoint: Endpoint
+        self.switch: Switch
+        self.store: SqliteStore
+
+    async def start(self) -> None:
+        server = self.config.server
+        local: dict[Transport, Address] = {}
+        for listen in server.listen:
+            transport = Transport.UDP if listen.transport == "udp" else Transport.TCP
+            local[transport] = await self.transports.listen(transport, listen.host, listen.port)
+            log.info("listening", transport=transport.value, host=local[transport][0],
+                     port=local[transport][1])
+        state_dir = Path(server.state_dir)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = SqliteStore(state_dir / "softswitch.db")
+        now = time.time()
+        ids = IdSource()
+        self.endpoint = Endpoint(local=local, ids=ids, user_agent=server.user_agent)
+        contacts = {t: f"<sip:switch@{host}:{port};transport={t.value.lower()}>"
+                    for t, (host, port) in local.items()}
+        auth = server.auth
+        self.switch = Switch(
+            endpoint=self.endpoint,
+            directory=Directory.build(self.config),
+            location=CachedLocationStore(self.store, now),
+            state_store=self.store,
+            ids=ids,
+            authenticator=DigestAuthenticator(_secret(state_dir), auth.algorithms,
+                                              float(auth.nonce_ttl)),
+            throttle=AuthThrottle(auth.max_failures, float(auth.failure_window),
+                                  AUTH_BLOCK_SECONDS),
+            policy=RegistrarPolicy(
+                min_expires=server.registration.min_expires,
+                max_expires=server.registration.max_expires,
+                default_expires=server.registration.default_expires,
+            ),
+            contacts=contacts,
+            now=now,
+        )
+        self.loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.loop.add_signal_handler(signal.SIGTERM, self.stopped.set)
+        self.loop.add_signal_handler(signal.SIGINT, self.stopped.set)
+        self._rearm()
+        log.info("started", config=self.config_path,
+                 bindings=len(self.switch.location.all_bindings(now)))
+
+    # -- the pump ------------------------------------------------------------------------
+    def _on_message(self, data: bytes, source: Address, transport: Transport) -> None:
+        now = time.time()
+        try:
+            self.endpoint.receive(data, source, transport, now)
+        except Exception:  # noqa: BLE001 - no input may stop the switch
+            log.exception("endpoint.error", source=f"{source[0]}:{source[1]}")
+        self._pump(now)
+
+    def _on_transport_failure(self, destination: Address, transport: Transport) -> None:
+        now = time.time()
+        self.endpoint.transport_failed(destination, transport, now)
+        self._pump(now)
+
+    def _pump(self, now: float) -> None:
+        endpoint = self.endpoint
+        switch = self.switch
+        while (event := endpoint.next_event()) is not None:
+            try:
+                switch.on_event(event, now)
+            except Exception:  # noqa: BLE001 - a bug in one call must not stop the others
+                log.exception("switch.error", event=type(event).__name__)
+        send = self.transports.send
+        for datagram in endpoint.outgoing():
+            send(datagram)
+        self._rearm()
+
+    def _rearm(self) -> None:
+        deadlines = [d for d in (self.endpoint.get_timer(), self.switch.get_timer())
+                     if d is not None]
+        deadline = min(deadlines) if deadlines else None
+        if deadline == self._timer_deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_deadline = deadline
+        if deadline is not None:
+            delay = max(0.0, deadline - time.time())
+            self._timer = self.loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_deadline = None
+        now = time.time()
+        try:
+            self.endpoint.handle_timer(now)
+            self.switch.handle_timer(now)
+        except Exception:  # noqa: BLE001
+            log.exception("timer.error")
+        self._pump(now)
+
+    # -- operations ------------------------------------------------------------------------
+    def reload(self) -> None:
+        """SIGHUP: load the file again; a bad file is refused and the old one stays."""
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload.refused", problem=problem)
+            return
+        except OSError as exc:
+            log.error("reload.refused", problem=f"{self.config_path}: {exc}")
+            return
+        if config.server.listen != self.config.server.listen:
+            log.warning("reload.listen_unchanged",
+                        detail="listen addresses change only on restart")
+        self.config = config
+        self.switch.reload(Directory.build(config))
+        log.info("reloaded", config=self.config_path)
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.transports.close()
+        self.store.close()
+        log.info("stopped")
+
+
+def _secret(state_dir: Path) -> bytes:
+    """The nonce key, kept in state_dir so nonces issued before a restart stay valid."""
+    path = state_dir / "nonce.key"
+    try:
+        data = path.read_bytes()
+        if len(data) >= 32:
+            return data
+    except FileNotFoundError:
+        pass
+    data = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return data
+
+
+async def serve(config_path: str, config: SwitchConfig) -> None:
+    runtime = Runtime(config_path, config)
+    await runtime.start()
+    try:
+        await runtime.stopped.wait()
+    finally:
+        await runtime.close()
