@@ -1,0 +1,407 @@
+"""Endpoint: the sans-IO hub of the stack (the aioquic `QuicConnection` shape).
+
+The shell feeds bytes with `receive(data, source, transport, now)` and timer
+ticks with `handle_timer(now)`, drains `outgoing()` to sockets, hands
+`next_event()` to the transaction user, and sleeps until `get_timer()`. The TU
+calls `send_request`, `send_response`, `send_cancel`, `send_ack`.
+
+Inside: parse -> transport rules (Via received/rport, RFC 3581) ->
+TransactionLayer (ICT/NICT/IST/NIST) -> INVITE usage (2xx retransmission,
+ACK for 2xx, CANCEL) -> events.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .errors import LocalProtocolError, ParseError
+from .events import (
+    CancelReceived,
+    Event,
+    MessageRejected,
+    RequestReceived,
+    ResponseReceived,
+    TransactionTimedOut,
+    TransportFailed,
+)
+from .header_values import Via, parse_via_list, split_outside_quotes
+from .ids import IdSource
+from .invite import InviteUsage, build_cancel
+from .message import COMPACT_FORMS, Message, Request, Response, make_response
+from .parse import parse_message
+from .serialize import serialize
+from .timers import TimerConfig
+from .transaction.base import (
+    PassUp,
+    TimedOut,
+    Transaction,
+    TransportError,
+    TxInput,
+    response_input,
+)
+from .transaction.ict import Ict, IctState
+from .transaction.ist import Ist, IstState
+from .transaction.keys import client_tx_id, server_key
+from .transaction.layer import TransactionLayer, Upcall
+from .transport import (
+    Address,
+    Datagram,
+    Transport,
+    bracket,
+    response_destination,
+    stamp_via,
+    transport_of,
+)
+
+_DEFAULT_TIMERS = TimerConfig()
+_LIVE_ICT = (IctState.CALLING, IctState.PROCEEDING)
+
+
+class Endpoint:
+    def __init__(
+        self,
+        *,
+        local: dict[Transport, Address],
+        ids: IdSource,
+        timers: TimerConfig = _DEFAULT_TIMERS,
+        user_agent: str = "softswitch",
+    ) -> None:
+        self.local = dict(local)
+        self.ids = ids
+        self.timers = timers
+        self.user_agent = user_agent
+        self._out: list[Datagram] = []
+        self._events: deque[Event] = deque()
+        self.transactions = TransactionLayer(timers, self._out)
+        self.invites = InviteUsage(timers)
+        self._now = 0.0
+        self._via_prefix = {
+            t: f"SIP/2.0/{t.value} {bracket(host)}:{port};branch="
+            for t, (host, port) in self.local.items()
+        }
+
+    def __repr__(self) -> str:
+        return f"<Endpoint {self.local} txs={len(self.transactions)} {self.ids!r}>"
+
+    # -- shell side -------------------------------------------------------------------
+    def outgoing(self) -> list[Datagram]:
+        """Everything to send since the last call (drains)."""
+        out = self._out[:]
+        self._out.clear()
+        return out
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline across transactions and the INVITE usage."""
+        a = self.transactions.get_timer()
+        b = self.invites.get_timer()
+        if a is None:
+            return b
+        return a if b is None or a <= b else b
+
+    def handle_timer(self, now: float) -> None:
+        self._now = now
+        self._upcalls(self.transactions.handle_timer(now))
+        sent, timed_out = self.invites.handle_timer(now)
+        self._out.extend(sent)
+        self._events.extend(timed_out)
+
+    def transport_failed(self, destination: Address, transport: Transport, now: float) -> None:
+        """§17.1.4: a TCP connect or send failed; every client transaction towards
+        `destination` learns of it and the TU gets TransportFailed."""
+        self._now = now
+        for tx in self.transactions.client_txs_to(destination, transport):
+            self._upcalls(self.transactions.feed(tx, _TRANSPORT_ERROR, now))
+
+    # -- receiving --------------------------------------------------------------------
+    def receive(self, data: bytes, source: Address, transport: Transport, now: float) -> None:
+        self._now = now
+        try:
+            message = parse_message(data)
+            if isinstance(message, Request):
+                self._receive_request(message, source, transport, now)
+            else:
+                self._receive_response(message, now)
+        except ParseError as exc:
+            self._reject(data, exc, source, transport)
+
+    def _receive_request(
+        self, request: Request, source: Address, transport: Transport, now: float
+    ) -> None:
+        stamped = stamp_via(request.top_via, source)
+        if stamped is not None:
+            _replace_top_via(request, stamped)
+        handler = _REQUEST_HANDLERS.get(request.method, Endpoint._receive_other)
+        handler(self, request, source, transport, now)
+
+    def _receive_other(
+        self, request: Request, source: Address, transport: Transport, now: float
+    ) -> None:
+        key = server_key(request, request.method)
+        tx = self.transactions.server.get(key)
+        if tx is not None:
+            # §17.2.3: a retransmission goes to its transaction (resends, absorbs)
+            self.transactions.feed(tx, _REQUEST, now, request)
+            return
+        reply_to = response_destination(request.top_via, source, transport)
+        tx = self.transactions.start_server(request, key, reply_to, transport, now)
+        self._events.append(RequestReceived(request, source, transport, tx.id))
+
+    def _receive_ack(
+        self, request: Request, source: Address, transport: Transport, now: float
+    ) -> None:
+        tx = self.transactions.server.get(server_key(request, "INVITE"))
+        if tx is not None and tx.state is not IstState.ACCEPTED:
+            # §17.2.1: the ACK for a non-2xx final belongs to the IST (-> Confirmed)
+            self.transactions.feed(tx, _ACK, now, request)
+            return
+        # §17.1.1.3 / §13.3.1.4: the ACK for a 2xx is for the UA core; it stops the
+        # 2xx retransmission and is passed to the TU without a transaction.
+        self.invites.ack_received(request.call_id, request.cseq.seq)
+        self._events.append(RequestReceived(request, source, transport, None))
+
+    def _receive_cancel(
+        self, request: Request, source: Address, transport: Transport, now: float
+    ) -> None:
+        layer = self.transactions
+        key = server_key(request, "CANCEL")
+        own = layer.server.get(key)
+        if own is not None:
+            layer.feed(own, _REQUEST, now, request)
+            return
+        invite_tx = layer.server.get(server_key(request, "INVITE"))
+        reply_to = response_destination(request.top_via, source, transport)
+        nist = layer.start_server(request, key, reply_to, transport, now)
+        if not isinstance(invite_tx, Ist):
+            # §9.2: "If the UAS did not find a matching transaction for the CANCEL
+            # according to the procedure above, it SHOULD respond to the CANCEL
+            # with a 481 (Call Leg/Transaction Does Not Exist)."
+            response = make_response(request, 481, to_tag=self.ids.tag())
+            layer.feed(nist, response_input(481), now, self._stamp_server(response))
+            return
+        # §9.2: "the UAS ... SHOULD respond to the CANCEL with a 200 (OK)" and "The
+        # To tag of the response to the CANCEL and the to tag in the response to
+        # the original request SHOULD be the same."
+        response = make_response(request, 200, to_tag=invite_tx.to_tag or self.ids.tag())
+        layer.feed(nist, response_input(200), now, self._stamp_server(response))
+        # §9.2: "If the UAS had already sent a final response for the original
+        # request, the CANCEL has no effect on the request"; otherwise the TU
+        # answers the INVITE with 487.
+        if invite_tx.state is IstState.PROCEEDING:
+            self._events.append(CancelReceived(request, invite_tx.id))
+
+    def _receive_response(self, response: Response, now: float) -> None:
+        via = response.top_via
+        method = response.cseq.method
+        tx = self.transactions.client.get(client_tx_id(via.branch or "", method))
+        if tx is None or tx.method != method:
+            # §18.1.2: "If none exist, the element MUST silently drop the response"
+            return
+        upcalls = self.transactions.feed(tx, response_input(response.status), now, response)
+        self._upcalls(upcalls)
+        if isinstance(tx, Ict) and tx.pending_cancel is not None:
+            if tx.state is IctState.PROCEEDING:
+                # §9.1: "If no provisional response has been received, the CANCEL
+                # request MUST NOT be sent; rather, the client MUST wait for the
+                # arrival of a provisional response before sending the request."
+                self._start_cancel(tx, tx.pending_cancel, now)
+            elif tx.state is not IctState.CALLING:
+                # "If the original request later generates a final response, the
+                # CANCEL SHOULD NOT be sent"
+                tx.pending_cancel = None
+
+    def _upcalls(self, upcalls: list[Upcall]) -> None:
+        for tx, effect in upcalls:
+            if type(effect) is PassUp:
+                self._pass_up(tx, effect.message)
+            elif type(effect) is TimedOut:
+                self._events.append(TransactionTimedOut(tx.id, tx.method))
+            elif type(effect) is TransportError:
+                self._events.append(TransportFailed(tx.id))
+
+    def _pass_up(self, tx: Transaction[Any], message: Message) -> None:
+        if not isinstance(message, Response):
+            return
+        if message.status >= 200 and message.status < 300 and isinstance(tx, Ict):
+            # §13.2.2.4 / RFC 6026: a retransmitted 2xx we already ACKed gets the
+            # same ACK again and is not passed up; a 2xx from another fork is.
+            ack = self.invites.cached_ack(message.call_id, message.cseq.seq, message.to.tag)
+            if ack is not None:
+                self._out.append(ack)
+                return
+        self._events.append(ResponseReceived(message, tx.id))
+
+    # -- rejecting malformed input ----------------------------------------------------
+    def _reject(self, data: bytes, exc: ParseError, source: Address, transport: Transport) -> None:
+        status: int | None = None
+        if not exc.drop:
+            response = _stateless_error(data, exc, source, self.ids.tag())
+            if response is not None:
+                self._stamp_server(response)
+                via = response.top_via
+                self._out.append(
+                    Datagram(
+                        serialize(response),
+                        response_destination(via, source, transport),
+                        transport,
+                    )
+                )
+                status = response.status
+        self._events.append(MessageRejected(source, exc.reason, status))
+
+    # -- sending ----------------------------------------------------------------------
+    def send_request(
+        self, request: Request, destination: Address, transport: Transport, now: float
+    ) -> str:
+        """Push our Via, start an ICT or NICT, send. Returns the tx_id (the branch)."""
+        if request.method == "ACK":
+            raise LocalProtocolError("ACK has no client transaction; use send_ack()")
+        self._now = now
+        # §8.1.1.7: "the client transaction MUST insert a Via header field value ...
+        # the branch parameter MUST always begin with the characters "z9hG4bK""
+        # RFC 3581 §3: "A client ... MAY include an "rport" parameter".
+        request.prepend("via", self._via_prefix[transport] + self.ids.branch() + ";rport")
+        self._fill_request(request)
+        tx, upcalls = self.transactions.start_client(request, destination, transport, now)
+        self._upcalls(upcalls)
+        return tx.id
+
+    def _fill_request(self, request: Request) -> None:
+        # §8.1.1.6: "A UAC MUST insert a Max-Forwards header field into each request
+        # it originates with a value that SHOULD be 70."
+        if request.get("max-forwards") is None:
+            request.add("max-forwards", "70")
+        if self.user_agent and request.get("user-agent") is None:
+            request.add("user-agent", self.user_agent)
+
+    def _stamp_server(self, response: Response) -> Response:
+        if self.user_agent and response.get("server") is None:
+            response.add("server", self.user_agent)
+        return response
+
+    def send_cancel(self, invite_tx_id: str, now: float, reason: str | None = None) -> str | None:
+        """CANCEL the INVITE client transaction `invite_tx_id` (RFC 3261 §9.1).
+
+        Returns the CANCEL's tx_id, or None if the INVITE already has a final
+        response. Before any provisional response the CANCEL is held back and
+        sent when one arrives (the tx_id is returned at once all the same)."""
+        self._now = now
+        tx = self.transactions.client.get(invite_tx_id)
+        if not isinstance(tx, Ict) or tx.state not in _LIVE_ICT:
+            return None
+        cancel_id = client_tx_id(invite_tx_id, "CANCEL")
+        if tx.pending_cancel is not None or cancel_id in self.transactions.client:
+            return cancel_id
+        cancel = build_cancel(tx.request, reason)
+        if tx.state is IctState.CALLING:
+            tx.pending_cancel = cancel
+            return cancel_id
+        self._start_cancel(tx, cancel, now)
+        return cancel_id
+
+    def _start_cancel(self, invite_tx: Ict, cancel: Request, now: float) -> None:
+        invite_tx.pending_cancel = None
+        self._fill_request(cancel)
+        _, upcalls = self.transactions.start_client(
+            cancel, invite_tx.destination, invite_tx.transport, now
+        )
+        # §9.1: the INVITE transaction is given up 64*T1 after the CANCEL is sent
+        # if no final response arrives (see ict._cancel_timeout).
+        self.transactions.arm(invite_tx, _TIMER_B, now + self.timers.timer_b())
+        self._upcalls(upcalls)
+
+    def send_ack(self, ack: Request, destination: Address, transport: Transport) -> None:
+        """Send the ACK for a 2xx statelessly with a fresh branch (§13.2.2.4), and
+        remember it so that retransmissions of that 2xx are answered with it."""
+        ack.prepend("via", self._via_prefix[transport] + self.ids.branch() + ";rport")
+        self._fill_request(ack)
+        datagram = Datagram(serialize(ack), destination, transport)
+        self._out.append(datagram)
+        self.invites.remember_ack(ack.call_id, ack.cseq.seq, ack.to.tag, datagram, self._now)
+
+    def send_response(self, response: Response, now: float) -> None:
+        """Send a response through its server transaction (§17.2), or statelessly
+        by the Via rules (§18.2.2) when the transaction is gone."""
+        self._now = now
+        self._stamp_server(response)
+        cseq = response.cseq
+        tx = self.transactions.server.get(server_key(response, cseq.method))
+        if tx is None:
+            via = response.top_via
+            transport = transport_of(via.transport)
+            destination = response_destination(via, None, transport)
+            self._out.append(Datagram(serialize(response), destination, transport))
+            return
+        status = response.status
+        self._upcalls(self.transactions.feed(tx, response_input(status), now, response))
+        if 200 <= status < 300 and isinstance(tx, Ist) and tx.last is not None:
+            # §13.3.1.4: the UA core, not the IST, retransmits the 2xx until ACKed.
+            datagram = Datagram(tx.last, tx.destination, tx.transport)
+            self.invites.start_2xx(response.call_id, cseq.seq, datagram, tx.id, now)
+
+    def send_stateless(
+        self, message: Request | Response, destination: Address, transport: Transport
+    ) -> None:
+        self._out.append(Datagram(serialize(message), destination, transport))
+
+
+_REQUEST = TxInput.REQUEST
+_ACK = TxInput.ACK
+_TIMER_B = TxInput.TIMER_B
+_TRANSPORT_ERROR = TxInput.TRANSPORT_ERROR
+
+_RequestHandler = Callable[[Endpoint, Request, Address, Transport, float], None]
+_REQUEST_HANDLERS: dict[str, _RequestHandler] = {
+    "ACK": Endpoint._receive_ack,
+    "CANCEL": Endpoint._receive_cancel,
+}
+
+
+def _replace_top_via(message: Message, via: Via) -> None:
+    """Rewrite the first Via value in place (it may share a line with others)."""
+    first = message.get("via")
+    if first is None:
+        return
+    parts = split_outside_quotes(first, ",")
+    rest = [p.strip() for p in parts[1:] if p.strip()]
+    message.remove_first("via")
+    message.prepend("via", ", ".join([str(via), *rest]))
+
+
+_ECHOED = ("via", "from", "to", "call-id", "cseq")
+
+
+def _stateless_error(data: bytes, exc: ParseError, source: Address, to_tag: str) -> Response | None:
+    """A best-effort error response to an unparseable request (RFC 3261 §8.2 / §21.4):
+    the Via, From, To, Call-ID and CSeq lines are copied as they came; the reason
+    phrase names the problem. None if it is not a request or has no usable Via."""
+    head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+    lines = head.split("\r\n")
+    if not lines or lines[0].startswith("SIP/"):
+        return None
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        name = name.strip().lower()
+        name = COMPACT_FORMS.get(name, name)
+        if colon and name in _ECHOED:
+            headers.append((name, value.strip()))
+    vias = [v for n, v in headers if n == "via"]
+    if not vias:
+        return None
+    try:
+        top = parse_via_list(vias[0])[0]
+    except (ParseError, IndexError):
+        return None
+    stamped = stamp_via(top, source) or top
+    reason = " ".join(exc.reason.split()) or "Bad Request"
+    response = Response(exc.status_hint, reason, headers)
+    _replace_top_via(response, stamped)
+    to = response.get("to")
+    if to is not None and ";tag=" not in to.replace(" ", ""):
+        response.set("to", f"{to};tag={to_tag}")
+    return response
