@@ -23,6 +23,7 @@ __all__ = [
     "Coverage",
     "CoverageTarget",
     "Customer",
+    "Dialable",
     "Directory",
     "Extension",
     "FeatureCodes",
