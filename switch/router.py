@@ -21,7 +21,7 @@ from .call import ALLOW, Call
 from .extension_state import ExtensionKey
 from .leg import InboundLeg, OutboundLeg
 from .location import Binding
-from .routing import Reject, RingExtension, RouteDecision, route
+from .routing import Caller, Reject, RingExtension, RouteDecision, route
 
 if TYPE_CHECKING:
     from .core import Switch
@@ -68,7 +68,7 @@ class CallRouter:
         if not dialed:
             sw.reply(request, 404)
             return
-        decision = route(dialed, caller[0], sw.directory)
+        decision = route(dialed, Caller(caller[0], caller[1]), sw.directory)
         log.info("call.route", call_id=request.call_id, caller=caller[1], customer=caller[0],
                  dialed=dialed, decision=type(decision).__name__)
         self._carry_out(decision, event, caller)

@@ -112,7 +112,7 @@ class Runtime:
             try:
                 switch.on_event(event, now)
             except Exception:  # noqa: BLE001 - a bug in one call must not stop the others
-                log.exception("switch.error", event=type(event).__name__)
+                log.exception("switch.error", sip_event=type(event).__name__)
         send = self.transports.send
         for datagram in endpoint.outgoing():
             send(datagram)

@@ -34,11 +34,10 @@ class _UdpProtocol(asyncio.DatagramProtocol):
     def __init__(self, on_message: MessageCallback) -> None:
         self._on_message = on_message
 
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        host, port = addr[0], addr[1]
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if data in (b"\r\n\r\n", b"\r\n"):
             return  # RFC 5626 §4.4.1 style keep-alive; nothing to do over UDP
-        self._on_message(data, (str(host), int(port)), Transport.UDP)  # type: ignore[call-overload]
+        self._on_message(data, (addr[0], addr[1]), Transport.UDP)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable and friends: the transaction timers handle the loss.
