@@ -478,7 +478,7 @@ class MediaServer:
             )
         else:
             sdp = build_offer(host=self.advertise, port=port, session_id=session_id)
-        log.info("media_opened", call_id=call_id, rtp_port=port, offer=offer is None)
+        log.info("media_opened", call_id=call_id, rtp_port=port, our_offer=offer is None)
         return session, sdp
 
     async def _bind(self) -> tuple[int, asyncio.DatagramTransport, _Protocol]:
