@@ -5,58 +5,106 @@ Parsers are called lazily by `Message` accessors; each raises only ParseError.
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from .errors import ParseError
+from .grammar import TOKEN_CHARS, VIA_RE, is_token
 from .uri import Params, Uri, format_params, param_value, parse_host_port, parse_uri
+
+
+def _segment_re(sep: str) -> re.Pattern[str]:
+    # quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE; a "<...>" URI is opaque
+    other = '[^"<' + re.escape(sep) + "]"
+    return re.compile(r'(?:"(?:[^"\\]|\\.)*"|<[^>]*>|' + other + ")*", re.S)
+
+
+_SEGMENT_RE: dict[str, re.Pattern[str]] = {",": _segment_re(","), ";": _segment_re(";")}
 
 
 def split_outside_quotes(text: str, sep: str) -> list[str]:
     """Split on `sep` where it is not inside a quoted string or <...> (RFC 3261 §7.3.1)."""
+    if sep not in text:
+        if '"' in text:
+            _segments(text, sep)  # still reject an unterminated quoted string
+        return [text]
     if '"' not in text and "<" not in text:
         return text.split(sep)
+    return _segments(text, sep)
+
+
+def _segments(text: str, sep: str) -> list[str]:
+    pattern = _SEGMENT_RE.get(sep)
+    if pattern is None:
+        pattern = _SEGMENT_RE.setdefault(sep, _segment_re(sep))
     parts: list[str] = []
-    start = 0
-    quoted = False
-    angle = False
-    i = 0
+    pos = 0
     n = len(text)
-    while i < n:
-        c = text[i]
-        if quoted:
-            if c == "\\":
-                i += 1
-            elif c == '"':
-                quoted = False
-        elif c == '"':
-            quoted = True
-        elif c == "<":
-            angle = True
-        elif c == ">":
-            angle = False
-        elif c == sep and not angle:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    if quoted:
-        raise ParseError("unterminated quoted string")
-    parts.append(text[start:])
-    return parts
+    while True:
+        end = pattern.match(text, pos).end()  # type: ignore[union-attr]  # matches ""
+        if end < n and text[end] != sep:
+            if text[end] == '"':
+                raise ParseError("unterminated quoted string")
+            # an unterminated "<": the rest is one element
+            parts.append(text[pos:])
+            return parts
+        parts.append(text[pos:end])
+        if end >= n:
+            return parts
+        pos = end + 1
+
+
+_BAD_VALUE = frozenset(' \t"<>,')
 
 
 def parse_params(text: str) -> Params:
-    """`;a=b;c` → (('a','b'),('c',None)); values may be quoted strings (kept quoted)."""
+    """`;a=b;c` → (('a','b'),('c',None)); values may be quoted strings (kept quoted).
+
+    generic-param = token [ EQUAL gen-value ]; gen-value = token / host / quoted-string.
+    Empty parameters (";;") are skipped, as many deployed stacks emit a trailing ";".
+    """
     out: list[tuple[str, str | None]] = []
     for part in split_outside_quotes(text, ";"):
         part = part.strip()
         if not part:
             continue
         key, eq, value = part.partition("=")
-        key = key.strip()
-        if not key or any(c in key for c in ' \t"<>'):
-            raise ParseError(f"bad parameter {part!r}")
-        out.append((key, value.strip() if eq else None))
+        key = key.rstrip()
+        if not is_token(key):
+            raise ParseError(f"bad parameter {part[:60]!r}")
+        if eq:
+            value = value.lstrip()
+            if value[:1] == '"':
+                _check_quoted(value)
+            elif not value or not _BAD_VALUE.isdisjoint(value):
+                raise ParseError(f"bad parameter value {part[:60]!r}")
+            out.append((key, value))
+        else:
+            out.append((key, None))
     return tuple(out)
+
+
+def _quoted_end(text: str, start: int) -> int:
+    """Index of the DQUOTE closing the quoted-string opening at `start` (RFC 3261 §25.1)."""
+    i = start + 1
+    while True:
+        quote = text.find('"', i)
+        if quote < 0:
+            raise ParseError(f"unterminated quoted string {text[start : start + 60]!r}")
+        backslash = text.find("\\", i, quote)
+        if backslash < 0:
+            return quote
+        # quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): skip the escaped character
+        if text[backslash + 1] in "\r\n":
+            raise ParseError(f"bad quoted-pair in {text[start : start + 60]!r}")
+        i = backslash + 2
+
+
+def _check_quoted(value: str) -> None:
+    """Raise unless `value` is exactly one quoted-string."""
+    if _quoted_end(value, 0) != len(value) - 1:
+        raise ParseError(f"text after quoted string {value[:60]!r}")
 
 
 def unquote_string(value: str) -> str:
@@ -76,8 +124,27 @@ def unquote_string(value: str) -> str:
     return "".join(out)
 
 
+_NEEDS_ESCAPE = frozenset('"\\') | frozenset(chr(c) for c in (*range(0x20), 0x7F))
+
+
 def quote_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """Make a quoted-string: `"` and `\\` and control characters become quoted-pairs.
+
+    quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F): CR and LF cannot be represented
+    at all, so they are replaced by a space (never a header injection).
+    """
+    if _NEEDS_ESCAPE.isdisjoint(value):
+        return '"' + value + '"'
+    out = ['"']
+    for c in value:
+        if c in "\r\n":
+            out.append(" ")
+        elif c in _NEEDS_ESCAPE and c != "\t":
+            out.append("\\" + c)
+        else:
+            out.append(c)
+    out.append('"')
+    return "".join(out)
 
 
 class Via(msgspec.Struct, frozen=True, gc=False):
@@ -114,29 +181,34 @@ class Via(msgspec.Struct, frozen=True, gc=False):
 
 
 def parse_via(text: str) -> Via:
-    proto, sep, rest = text.strip().partition("/")
-    version, sep2, rest = rest.partition("/")
-    if not sep or not sep2 or proto.strip().upper() != "SIP" or version.strip() != "2.0":
-        raise ParseError(f"bad Via protocol in {text.strip()!r}")
-    rest = rest.strip()
-    # transport, then LWS, then sent-by (LWS is allowed around '/' too)
-    i = 0
-    while i < len(rest) and rest[i] not in " \t":
-        i += 1
-    transport = rest[:i].upper()
-    sent = rest[i:].strip()
-    if not transport or not sent:
-        raise ParseError(f"bad Via {text.strip()!r}")
-    hostport, _, ptext = sent.partition(";")
-    hostport = hostport.strip()
-    if " " in hostport or "\t" in hostport:
-        hostport = hostport.replace(" ", "").replace("\t", "")
-    host, port = parse_host_port(hostport)
-    return Via(transport=transport, host=host, port=port, params=parse_params(ptext))
+    """One via-parm; LWS is allowed around "/" and ":" (RFC 4475 §3.1.1.1)."""
+    return _parse_via(text, any_version=False)
+
+
+def _parse_via(text: str, any_version: bool) -> Via:
+    match = VIA_RE.match(text)
+    if match is None:
+        raise ParseError(f"bad Via {text.strip()[:80]!r}")
+    name, version, transport, hostport, port_text, ptext = match.groups()
+    # RFC 3261 §8.1.1.7: sent-protocol is "SIP/2.0/" transport
+    if name.upper() != "SIP" or (version != "2.0" and not any_version):
+        raise ParseError(f"bad Via protocol {name}/{version}")
+    host, _ = parse_host_port(hostport)
+    port = None
+    if port_text is not None:
+        port = int(port_text) if len(port_text) <= 5 else 0
+        if not 0 < port < 65536:
+            raise ParseError(f"bad Via port {port_text[:10]!r}")
+    params = parse_params(ptext) if ptext else ()
+    return Via(transport=transport.upper(), host=host, port=port, params=params)
 
 
 def parse_via_list(value: str) -> list[Via]:
-    return [parse_via(part) for part in split_outside_quotes(value, ",") if part.strip()]
+    parts = split_outside_quotes(value, ",")
+    if len(parts) == 1:
+        return [parse_via(value)]
+    # RFC 3261 §7.3.1: elements are separated by commas; empty elements are skipped
+    return [parse_via(part) for part in parts if part.strip()]
 
 
 class NameAddr(msgspec.Struct, frozen=True, gc=False):
@@ -159,51 +231,64 @@ class NameAddr(msgspec.Struct, frozen=True, gc=False):
 
     def __str__(self) -> str:
         display = ""
-        if self.display:
+        if self.display is not None:
             display = quote_string(self.display) + " "
         return f"{display}<{self.uri}>{format_params(self.params)}"
 
 
 def parse_name_addr(text: str) -> NameAddr:
+    """( name-addr / addr-spec ) *( SEMI generic-param ) (RFC 3261 §20.10, §25.1)."""
     text = text.strip()
     if not text:
         raise ParseError("empty address")
-    lt = _find_unquoted(text, "<")
+    lt = text.find("<", _quoted_end(text, 0) if text[0] == '"' else 0)
     if lt >= 0:
-        gt = text.find(">", lt)
-        if gt < 0:
-            raise ParseError(f"unterminated <...> in {text!r}")
-        display_text = text[:lt].strip()
-        display = unquote_string(display_text) if display_text else None
-        if display_text and display_text[0] != '"' and '"' in display_text:
-            raise ParseError(f"bad display name {display_text!r}")
-        uri = parse_uri(text[lt + 1 : gt].strip())
-        return NameAddr(uri=uri, display=display, params=parse_params(text[gt + 1 :]))
-    # addr-spec: parameters after the URI belong to the header, not the URI (§20.10)
+        return _parse_bracketed(text, lt)
+    # addr-spec: "If the URI is not enclosed in angle brackets, any semicolon-delimited
+    # parameters are header-parameters, not URI parameters" (RFC 3261 §20). And: "the
+    # name-addr form MUST be used if the addr-spec contains a comma, semicolon, or
+    # question mark" (§20.10), so a "?" here is an error (RFC 4475 §3.1.2.13).
+    if text[0] == '"':
+        raise ParseError(f"display name without <URI> in {text[:60]!r}")
     uri_text, _, ptext = text.partition(";")
-    if " " in uri_text.strip():
-        raise ParseError(f"bad address {text!r}")
-    return NameAddr(uri=parse_uri(uri_text.strip()), params=parse_params(ptext))
+    uri_text = uri_text.rstrip()
+    if "?" in uri_text:
+        raise ParseError(f"URI with headers must be enclosed in <> in {text[:60]!r}")
+    if " " in uri_text or "\t" in uri_text or "," in uri_text:
+        raise ParseError(f"bad address {text[:60]!r}")
+    return NameAddr(uri=parse_uri(uri_text), params=parse_params(ptext) if ptext else ())
 
 
-def _find_unquoted(text: str, char: str) -> int:
-    quoted = False
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quoted:
-            if c == "\\":
-                i += 1
-            elif c == '"':
-                quoted = False
-        elif c == '"':
-            quoted = True
-        elif c == char:
-            return i
-        i += 1
-    if quoted:
-        raise ParseError("unterminated quoted string")
-    return -1
+def _parse_bracketed(text: str, lt: int) -> NameAddr:
+    # name-addr = [ display-name ] LAQUOT addr-spec RAQUOT; LAQUOT = SWS "<"; RAQUOT = ">" SWS
+    gt = text.find(">", lt)
+    if gt < 0:
+        raise ParseError(f"unterminated <...> in {text[:60]!r}")
+    display = _parse_display(text[:lt].rstrip()) if lt else None
+    inner = text[lt + 1 : gt]
+    if not inner or inner[0] in " \t" or inner[-1] in " \t":
+        # RFC 4475 §3.1.2.14: no LWS inside the angle brackets
+        raise ParseError(f"whitespace inside <> in {text[:60]!r}")
+    rest = text[gt + 1 :].lstrip()
+    if rest and rest[0] != ";":
+        raise ParseError(f"unexpected text after <URI> in {text[:60]!r}")
+    return NameAddr(
+        uri=parse_uri(inner), display=display, params=parse_params(rest) if rest else ()
+    )
+
+
+def _parse_display(text: str) -> str | None:
+    # display-name = *(token LWS) / quoted-string
+    if not text:
+        return None
+    if text[0] == '"':
+        _check_quoted(text)
+        return unquote_string(text)
+    # RFC 4475 §3.1.2.15: an unquoted display name is tokens and LWS only
+    for word in text.split():
+        if not TOKEN_CHARS.issuperset(word):
+            raise ParseError(f"bad display name {text[:60]!r}")
+    return " ".join(text.split())
 
 
 def parse_name_addr_list(value: str) -> list[NameAddr]:
@@ -219,13 +304,18 @@ class CSeq(msgspec.Struct, frozen=True, gc=False):
 
 
 def parse_cseq(text: str) -> CSeq:
+    """CSeq = 1*DIGIT LWS Method."""
     parts = text.split()
-    if len(parts) != 2 or not parts[0].isdigit() or not parts[0].isascii():
-        raise ParseError(f"bad CSeq {text.strip()!r}")
-    seq = int(parts[0])
-    if seq >= 2**31:
+    if len(parts) != 2:
+        raise ParseError(f"bad CSeq {text.strip()[:60]!r}")
+    number, method = parts
+    if not number.isdigit() or not number.isascii() or not is_token(method):
+        raise ParseError(f"bad CSeq {text.strip()[:60]!r}")
+    # RFC 3261 §8.1.1.5: "The sequence number MUST be expressible as a 32-bit unsigned
+    # integer and MUST be less than 2**31." (RFC 4475 §3.1.2.4)
+    if len(number) > 10 or int(number) >= 2**31:
         raise ParseError("CSeq number too large")
-    return CSeq(seq=seq, method=parts[1])
+    return CSeq(seq=int(number), method=method)
 
 
 class Challenge(msgspec.Struct, frozen=True):
@@ -257,6 +347,25 @@ def parse_auth(text: str) -> Challenge:
             continue
         key, eq, value = part.partition("=")
         if not eq:
-            raise ParseError(f"bad auth parameter {part!r}")
+            raise ParseError(f"bad auth parameter {part[:60]!r}")
         params.append((key.strip().lower(), unquote_string(value.strip())))
     return Challenge(scheme=scheme, params=tuple(params))
+
+
+__all__ = [
+    "CSeq",
+    "Challenge",
+    "NameAddr",
+    "Via",
+    "parse_auth",
+    "parse_cseq",
+    "parse_host_port",
+    "parse_name_addr",
+    "parse_name_addr_list",
+    "parse_params",
+    "parse_via",
+    "parse_via_list",
+    "quote_string",
+    "split_outside_quotes",
+    "unquote_string",
+]

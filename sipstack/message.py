@@ -26,25 +26,65 @@ from .uri import Uri
 
 # RFC 3261 §7.3.3 and the IANA registry: compact form -> full name.
 COMPACT_FORMS: dict[str, str] = {
-    "i": "call-id", "m": "contact", "e": "content-encoding", "l": "content-length",
-    "c": "content-type", "f": "from", "s": "subject", "k": "supported", "t": "to",
-    "v": "via", "o": "event", "r": "refer-to", "b": "referred-by", "u": "allow-events",
-    "x": "session-expires", "y": "identity", "a": "accept-contact", "j": "reject-contact",
+    "i": "call-id",
+    "m": "contact",
+    "e": "content-encoding",
+    "l": "content-length",
+    "c": "content-type",
+    "f": "from",
+    "s": "subject",
+    "k": "supported",
+    "t": "to",
+    "v": "via",
+    "o": "event",
+    "r": "refer-to",
+    "b": "referred-by",
+    "u": "allow-events",
+    "x": "session-expires",
+    "y": "identity",
+    "a": "accept-contact",
+    "j": "reject-contact",
     "d": "request-disposition",
 }
 
 _SPECIAL_CASE = {
-    "call-id": "Call-ID", "cseq": "CSeq", "www-authenticate": "WWW-Authenticate",
-    "mime-version": "MIME-Version", "rack": "RAck", "rseq": "RSeq", "sip-etag": "SIP-ETag",
+    "call-id": "Call-ID",
+    "cseq": "CSeq",
+    "www-authenticate": "WWW-Authenticate",
+    "mime-version": "MIME-Version",
+    "rack": "RAck",
+    "rseq": "RSeq",
+    "sip-etag": "SIP-ETag",
     "sip-if-match": "SIP-If-Match",
 }
 
 # Headers whose value may not be split at commas (they contain commas of their own).
 UNSPLITTABLE = frozenset(
-    {"www-authenticate", "authorization", "proxy-authenticate", "proxy-authorization",
-     "date", "retry-after", "subject", "user-agent", "server", "organization", "warning",
-     "timestamp", "call-id", "cseq", "content-length", "content-type", "from", "to",
-     "max-forwards", "expires", "min-expires", "reason", "authentication-info"}
+    {
+        "www-authenticate",
+        "authorization",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "date",
+        "retry-after",
+        "subject",
+        "user-agent",
+        "server",
+        "organization",
+        "warning",
+        "timestamp",
+        "call-id",
+        "cseq",
+        "content-length",
+        "content-type",
+        "from",
+        "to",
+        "max-forwards",
+        "expires",
+        "min-expires",
+        "reason",
+        "authentication-info",
+    }
 )
 
 _display_cache: dict[str, str] = {}
@@ -142,7 +182,7 @@ class Message:
             if not cached:
                 raise ParseError("missing Via header")
             self._cache["via"] = cached
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     @property
     def top_via(self) -> Via:
@@ -157,21 +197,21 @@ class Message:
         cached = self._cache.get("cseq")
         if cached is None:
             cached = self._cache["cseq"] = parse_cseq(self._required("cseq"))
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     @property
     def from_(self) -> NameAddr:
         cached = self._cache.get("from")
         if cached is None:
             cached = self._cache["from"] = parse_name_addr(self._required("from"))
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     @property
     def to(self) -> NameAddr:
         cached = self._cache.get("to")
         if cached is None:
             cached = self._cache["to"] = parse_name_addr(self._required("to"))
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     @property
     def contacts(self) -> list[NameAddr]:
@@ -183,7 +223,7 @@ class Message:
                 if value.strip() != "*":
                     cached.extend(parse_name_addr_list(value))
             self._cache["contact"] = cached
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     @property
     def is_wildcard_contact(self) -> bool:
@@ -203,8 +243,11 @@ class Message:
         if value is None:
             return None
         value = value.strip()
-        if not value.isdigit() or not value.isascii() or len(value) > 3:
-            raise ParseError(f"bad Max-Forwards {value!r}")
+        # Max-Forwards = 1*DIGIT; RFC 3261 §20.22: "an integer in the range 0-255"
+        # (leading zeros are fine: "0068" in RFC 4475 §3.1.1.1; 300 is an error, §3.1.2.4)
+        digits = value.lstrip("0") or "0"
+        if not value.isdigit() or not value.isascii() or len(digits) > 3 or int(digits) > 255:
+            raise ParseError(f"bad Max-Forwards {value[:20]!r}")
         return int(value)
 
     @property
@@ -213,8 +256,13 @@ class Message:
         if value is None:
             return None
         value = value.strip()
+        # RFC 3261 §20.19: "Malformed values SHOULD be treated as equivalent to 3600";
+        # that is the caller's choice, so a malformed value raises here (the parser lets
+        # it through). Overlarge values are capped at 2**32-1 (RFC 4475 §3.1.2.4).
         if not value.isdigit() or not value.isascii():
-            raise ParseError(f"bad Expires {value!r}")
+            raise ParseError(f"bad Expires {value[:20]!r}")
+        if len(value) > 10:
+            return 2**32 - 1
         return min(int(value), 2**32 - 1)
 
     @property
@@ -260,17 +308,41 @@ class Response(Message):
 
 
 REASON_PHRASES: dict[int, str] = {
-    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
-    183: "Session Progress", 200: "OK", 202: "Accepted", 400: "Bad Request",
-    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    407: "Proxy Authentication Required", 408: "Request Timeout", 415: "Unsupported Media Type",
-    416: "Unsupported URI Scheme", 420: "Bad Extension", 423: "Interval Too Brief",
-    480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist",
-    482: "Loop Detected", 483: "Too Many Hops", 484: "Address Incomplete",
-    486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here",
-    489: "Bad Event", 491: "Request Pending", 500: "Server Internal Error",
-    501: "Not Implemented", 503: "Service Unavailable", 504: "Server Time-out",
-    505: "Version Not Supported", 513: "Message Too Large", 600: "Busy Everywhere",
+    100: "Trying",
+    180: "Ringing",
+    181: "Call Is Being Forwarded",
+    182: "Queued",
+    183: "Session Progress",
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
+    420: "Bad Extension",
+    423: "Interval Too Brief",
+    480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    483: "Too Many Hops",
+    484: "Address Incomplete",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    489: "Bad Event",
+    491: "Request Pending",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    504: "Server Time-out",
+    505: "Version Not Supported",
+    513: "Message Too Large",
+    600: "Busy Everywhere",
     603: "Decline",
 }
 
@@ -296,3 +368,18 @@ def make_response(
         if stamp is not None:
             headers.append(("timestamp", stamp))
     return Response(status, reason or REASON_PHRASES.get(status, "Unknown"), headers)
+
+
+def make_error_response(error: ParseError, reason: str | None = None) -> Response | None:
+    """The `status_hint` response to a request `parse_message` rejected, or None (drop).
+
+    RFC 3261 §8.2.6.2: Via, From, To, Call-ID and CSeq are copied from the request; the
+    reason phrase defaults to the error's reason, which names the problem.
+    """
+    if error.drop or error.headers is None:
+        return None
+    headers = [(k, v) for k, v in error.headers if k in _COPIED]
+    return Response(error.status_hint, reason or error.reason, headers)
+
+
+_COPIED = frozenset({"via", "from", "to", "call-id", "cseq"})

@@ -12,6 +12,8 @@ def serialize(message: Message) -> bytes:
         start = f"SIP/2.0 {message.status} {message.reason}\r\n"
     else:
         raise TypeError(f"not a SIP message: {message!r}")
+    # RFC 3261 §7.3.1: header lines "field-name: field-value CRLF"; Content-Length is
+    # recomputed so the framing always matches the body (§18.3, §20.14).
     lines = [start]
     for name, value in message.headers:
         if name != "content-length":
