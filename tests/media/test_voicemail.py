@@ -22,6 +22,8 @@ def leave(store: VoicemailStore, now: float, seconds: float, finish: bool = True
         store.finish(BOX, msg_id, w.duration)
     else:
         w._patch()  # what is on disk when the process dies mid-recording
+        assert w._file is not None
+        w._file.close()  # drop the handle without the final patch, as a killed process would
     return msg_id
 
 

@@ -67,8 +67,10 @@ def test_unpatched_header_reads_what_is_there(tmp_path: Path) -> None:
     path = tmp_path / "raw.wav"
     w = WavWriter(path, patch_every=10_000)
     w.write(FRAME)
-    w._file.flush()  # type: ignore[union-attr]  # a crash after the OS got the bytes
+    assert w._file is not None
+    w._file.flush()  # a crash after the OS got the bytes but before any size patch
     assert read_wav(path) == FRAME
+    w._file.close()
 
 
 def _wav(path: Path, rate: int, channels: int, bits: int, data: bytes, tag: int = 1) -> Path:
