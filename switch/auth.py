@@ -192,7 +192,7 @@ class DigestAuthenticator:
     def __init__(
         self,
         secret: bytes,
-        algorithms: tuple[str, ...] = ("SHA-256", "MD5"),
+        algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
         nonce_ttl: float = 300.0,
         *,
         max_tracked_nonces: int = 20000,

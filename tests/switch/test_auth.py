@@ -158,15 +158,15 @@ def test_answer_challenge_round_trip(auth: DigestAuthenticator) -> None:
 def test_challenge_one_value_per_algorithm_preferred_first(auth: DigestAuthenticator) -> None:
     values = auth.challenge(REALM, 1000.0)
     assert len(values) == 2
-    sha, md = (parse_auth(v) for v in values)
+    md, sha = (parse_auth(v) for v in values)
     assert sha.scheme == md.scheme == "Digest"
     assert sha.get("algorithm") == "SHA-256" and md.get("algorithm") == "MD5"
     assert sha.get("realm") == md.get("realm") == REALM
     assert sha.get("qop") == md.get("qop") == "auth"
     assert sha.get("nonce") == md.get("nonce")
     assert sha.get("stale") is None
-    assert values[1].startswith(f'Digest realm="{REALM}", nonce="')
-    assert values[1].endswith(', algorithm=MD5, qop="auth"')
+    assert values[0].startswith(f'Digest realm="{REALM}", nonce="')
+    assert values[0].endswith(', algorithm=MD5, qop="auth"')
 
 
 def test_challenge_stale_flag(auth: DigestAuthenticator) -> None:
