@@ -167,6 +167,14 @@ class Transaction(Generic[S]):
         self.timers[timer] = when
         out.append(Armed(timer, when))
 
+    def arm_retransmit(self, timer: TxInput, now: float, out: list[Effect]) -> None:
+        """Re-arm a retransmission timer (A, E, G) at the current interval; never
+        with a zero interval (those timers do not run over reliable transports)."""
+        if self.interval > 0:
+            when = now + self.interval
+            self.timers[timer] = when
+            out.append(Armed(timer, when))
+
     def send(self, data: bytes, out: list[Effect]) -> None:
         self.last = data
         out.append(Transmit(data))

@@ -105,7 +105,7 @@ def _retransmit(tx: Ict, now: float, message: Message | None, out: list[Effect])
     # a value of 2*T1." (no cap for INVITE)
     tx.resend(out)
     tx.interval = tx.config.double(tx.interval)
-    tx.arm(TxInput.TIMER_A, tx.interval, now, out)
+    tx.arm_retransmit(TxInput.TIMER_A, now, out)
 
 
 def _accept(tx: Ict, now: float, message: Message | None, out: list[Effect]) -> None:

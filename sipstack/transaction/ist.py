@@ -102,7 +102,7 @@ def _retransmit_final(tx: Ist, now: float, message: Message | None, out: list[Ef
     # seconds."
     tx.resend(out)
     tx.interval = tx.config.double_capped(tx.interval)
-    tx.arm(TxInput.TIMER_G, tx.interval, now, out)
+    tx.arm_retransmit(TxInput.TIMER_G, now, out)
 
 
 def _confirm(tx: Ist, now: float, message: Message | None, out: list[Effect]) -> None:

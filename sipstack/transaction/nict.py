@@ -70,7 +70,7 @@ def _retransmit_trying(tx: Nict, now: float, message: Message | None, out: list[
     # is reset to a MIN(4*T1, T2). ... Retransmissions continue".
     tx.resend(out)
     tx.interval = tx.config.double_capped(tx.interval)
-    tx.arm(TxInput.TIMER_E, tx.interval, now, out)
+    tx.arm_retransmit(TxInput.TIMER_E, now, out)
 
 
 def _retransmit_proceeding(
@@ -81,7 +81,7 @@ def _retransmit_proceeding(
     # be reset with a value of T2 seconds."
     tx.resend(out)
     tx.interval = tx.config.t2
-    tx.arm(TxInput.TIMER_E, tx.interval, now, out)
+    tx.arm_retransmit(TxInput.TIMER_E, now, out)
 
 
 def _complete(tx: Nict, now: float, message: Message | None, out: list[Effect]) -> None:

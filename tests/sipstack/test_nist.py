@@ -1,0 +1,133 @@
+"""Non-INVITE server transaction (RFC 3261 §17.2.2): table spec and Timer J.
+
+Requirements covered:
+- every (state, input) pair, over UDP and TCP, does what SPEC says, or raises
+  LocalProtocolError and leaves the transaction TERMINATED;
+- request retransmissions: discarded in Trying, answered with the last
+  provisional in Proceeding and the final in Completed (same bytes);
+- Timer J: 64*T1 on UDP, immediate on TCP.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from sipstack.errors import LocalProtocolError
+from sipstack.message import Message, Request, make_response
+from sipstack.timers import TimerConfig
+from sipstack.transaction.base import Armed, PassUp, TimedOut, Transmit, TransportError, TxInput
+from sipstack.transaction.nist import TRANSITIONS, Nist, NistState
+from sipstack.transport import Transport
+from sipstack.uri import parse_uri
+
+I = TxInput  # noqa: E741
+S = NistState
+CONFIG = TimerConfig()
+
+SPEC: dict[tuple[NistState, TxInput], tuple[NistState, NistState, frozenset[str]]] = {
+    (S.TRYING, I.REQUEST): (S.TRYING, S.TRYING, frozenset()),
+    (S.TRYING, I.PROVISIONAL): (S.PROCEEDING, S.PROCEEDING, frozenset({"send"})),
+    (S.TRYING, I.SUCCESS): (S.COMPLETED, S.TERMINATED, frozenset({"send"})),
+    (S.TRYING, I.FAILURE): (S.COMPLETED, S.TERMINATED, frozenset({"send"})),
+    (S.TRYING, I.TRANSPORT_ERROR): (S.TERMINATED, S.TERMINATED, frozenset({"transport"})),
+    (S.PROCEEDING, I.PROVISIONAL): (S.PROCEEDING, S.PROCEEDING, frozenset({"send"})),
+    (S.PROCEEDING, I.REQUEST): (S.PROCEEDING, S.PROCEEDING, frozenset({"send"})),
+    (S.PROCEEDING, I.SUCCESS): (S.COMPLETED, S.TERMINATED, frozenset({"send"})),
+    (S.PROCEEDING, I.FAILURE): (S.COMPLETED, S.TERMINATED, frozenset({"send"})),
+    (S.PROCEEDING, I.TRANSPORT_ERROR): (S.TERMINATED, S.TERMINATED, frozenset({"transport"})),
+    (S.COMPLETED, I.REQUEST): (S.COMPLETED, S.COMPLETED, frozenset({"send"})),
+    (S.COMPLETED, I.SUCCESS): (S.COMPLETED, S.COMPLETED, frozenset()),
+    (S.COMPLETED, I.FAILURE): (S.COMPLETED, S.COMPLETED, frozenset()),
+    (S.COMPLETED, I.TIMER_J): (S.TERMINATED, S.TERMINATED, frozenset()),
+    (S.COMPLETED, I.TRANSPORT_ERROR): (S.TERMINATED, S.TERMINATED, frozenset()),
+}
+
+STATUS = {I.PROVISIONAL: 183, I.SUCCESS: 200, I.FAILURE: 403}
+
+
+def register() -> Request:
+    return Request(
+        "REGISTER",
+        parse_uri("sip:example.com"),
+        [
+            ("via", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKnist1;rport=5060;received=10.0.0.1"),
+            ("from", "<sip:alice@example.com>;tag=a1"),
+            ("to", "<sip:alice@example.com>"),
+            ("call-id", "call-nist"),
+            ("cseq", "1 REGISTER"),
+        ],
+    )
+
+
+def make_nist(transport: Transport = Transport.UDP) -> Nist:
+    return Nist("id", ("k",), register(), ("10.0.0.1", 5060), transport, CONFIG)
+
+
+def kinds(effects: list[object]) -> frozenset[str]:
+    names = {Transmit: "send", PassUp: "up", TimedOut: "timeout", TransportError: "transport"}
+    return frozenset(names[type(e)] for e in effects if type(e) is not Armed)
+
+
+def message_for(inp: TxInput, tx: Nist) -> Message | None:
+    if inp is I.REQUEST:
+        return tx.request
+    status = STATUS.get(inp)
+    return make_response(tx.request, status, to_tag="s1") if status is not None else None
+
+
+def test_spec_documents_the_whole_table() -> None:
+    assert set(SPEC) == set(TRANSITIONS)
+
+
+LIVE = [s for s in S if s is not S.TERMINATED]
+
+
+@pytest.mark.parametrize("transport", [Transport.UDP, Transport.TCP], ids=lambda t: t.value)
+@pytest.mark.parametrize(
+    ("state", "inp"), list(itertools.product(LIVE, I)), ids=lambda v: getattr(v, "name", v)
+)
+def test_every_state_and_input(state: NistState, inp: TxInput, transport: Transport) -> None:
+    tx = make_nist(transport)
+    tx.state = state
+    tx.last = b"last response"
+    message = message_for(inp, tx)
+    spec = SPEC.get((state, inp))
+    if spec is None:
+        with pytest.raises(LocalProtocolError):
+            tx.step(inp, 1.0, message)
+        assert tx.state is S.TERMINATED
+        return
+    udp_next, tcp_next, effects = spec
+    out = tx.step(inp, 1.0, message)
+    assert tx.state is (tcp_next if transport.reliable else udp_next)
+    assert kinds(out) == effects
+
+
+def sent(effects: list[object]) -> list[bytes]:
+    return [e.data for e in effects if isinstance(e, Transmit)]
+
+
+def test_retransmissions_get_the_same_bytes() -> None:
+    tx = make_nist()
+    assert tx.step(I.REQUEST, 0.1, tx.request) == []
+    provisional = sent(tx.step(I.PROVISIONAL, 0.2, make_response(tx.request, 183, to_tag="s")))
+    assert sent(tx.step(I.REQUEST, 0.3, tx.request)) == provisional
+    final = sent(tx.step(I.SUCCESS, 0.4, make_response(tx.request, 200, to_tag="s")))
+    assert sent(tx.step(I.REQUEST, 0.5, tx.request)) == final
+    # "Any other final responses passed by the TU ... MUST be discarded"
+    assert tx.step(I.FAILURE, 0.6, make_response(tx.request, 500)) == []
+    assert sent(tx.step(I.REQUEST, 0.7, tx.request)) == final
+
+
+def test_timer_j_is_64_t1_on_udp() -> None:
+    tx = make_nist()
+    tx.step(I.SUCCESS, 1.0, make_response(tx.request, 200, to_tag="s"))
+    assert tx.timers == {I.TIMER_J: 33.0}
+
+
+def test_timer_j_is_zero_on_tcp() -> None:
+    tx = make_nist(Transport.TCP)
+    tx.step(I.SUCCESS, 1.0, make_response(tx.request, 200, to_tag="s"))
+    assert tx.state is S.TERMINATED
