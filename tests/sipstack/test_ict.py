@@ -11,6 +11,7 @@ Requirements covered:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import pytest
 
@@ -76,8 +77,13 @@ def make_ict(transport: Transport = Transport.UDP) -> Ict:
     return Ict("z9hG4bKict1", invite(), ("10.0.0.2", 5060), transport, CONFIG)
 
 
-def kinds(effects: list[object]) -> frozenset[str]:
-    names = {Transmit: "send", PassUp: "up", TimedOut: "timeout", TransportError: "transport"}
+def kinds(effects: Sequence[object]) -> frozenset[str]:
+    names: dict[type, str] = {
+        Transmit: "send",
+        PassUp: "up",
+        TimedOut: "timeout",
+        TransportError: "transport",
+    }
     return frozenset(names[type(e)] for e in effects if type(e) is not Armed)
 
 

@@ -11,6 +11,7 @@ Requirements covered:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import pytest
 
@@ -72,8 +73,13 @@ def make_ist(transport: Transport = Transport.UDP) -> Ist:
     return Ist("id", ("k",), invite(), ("10.0.0.1", 5060), transport, CONFIG)
 
 
-def kinds(effects: list[object]) -> frozenset[str]:
-    names = {Transmit: "send", PassUp: "up", TimedOut: "timeout", TransportError: "transport"}
+def kinds(effects: Sequence[object]) -> frozenset[str]:
+    names: dict[type, str] = {
+        Transmit: "send",
+        PassUp: "up",
+        TimedOut: "timeout",
+        TransportError: "transport",
+    }
     return frozenset(names[type(e)] for e in effects if type(e) is not Armed)
 
 
@@ -115,7 +121,7 @@ def test_every_state_and_input(state: IstState, inp: TxInput, transport: Transpo
     assert kinds(out) == effects
 
 
-def sent(effects: list[object]) -> list[bytes]:
+def sent(effects: Sequence[object]) -> list[bytes]:
     return [e.data for e in effects if isinstance(e, Transmit)]
 
 

@@ -10,6 +10,7 @@ Requirements covered:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import pytest
 
@@ -66,8 +67,13 @@ def make_nict(transport: Transport = Transport.UDP) -> Nict:
     return Nict("z9hG4bKnict1", options(), ("10.0.0.2", 5060), transport, CONFIG)
 
 
-def kinds(effects: list[object]) -> frozenset[str]:
-    names = {Transmit: "send", PassUp: "up", TimedOut: "timeout", TransportError: "transport"}
+def kinds(effects: Sequence[object]) -> frozenset[str]:
+    names: dict[type, str] = {
+        Transmit: "send",
+        PassUp: "up",
+        TimedOut: "timeout",
+        TransportError: "transport",
+    }
     return frozenset(names[type(e)] for e in effects if type(e) is not Armed)
 
 

@@ -11,6 +11,7 @@ Requirements covered:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import pytest
 
@@ -65,8 +66,13 @@ def make_nist(transport: Transport = Transport.UDP) -> Nist:
     return Nist("id", ("k",), register(), ("10.0.0.1", 5060), transport, CONFIG)
 
 
-def kinds(effects: list[object]) -> frozenset[str]:
-    names = {Transmit: "send", PassUp: "up", TimedOut: "timeout", TransportError: "transport"}
+def kinds(effects: Sequence[object]) -> frozenset[str]:
+    names: dict[type, str] = {
+        Transmit: "send",
+        PassUp: "up",
+        TimedOut: "timeout",
+        TransportError: "transport",
+    }
     return frozenset(names[type(e)] for e in effects if type(e) is not Armed)
 
 
@@ -105,7 +111,7 @@ def test_every_state_and_input(state: NistState, inp: TxInput, transport: Transp
     assert kinds(out) == effects
 
 
-def sent(effects: list[object]) -> list[bytes]:
+def sent(effects: Sequence[object]) -> list[bytes]:
     return [e.data for e in effects if isinstance(e, Transmit)]
 
 

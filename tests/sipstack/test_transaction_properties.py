@@ -48,11 +48,11 @@ def build(kind: str, transport: Transport) -> tuple[Transaction[Any], Any]:
         return tx, ict
     if kind == "nict":
         tx = nict.Nict("b", request("OPTIONS"), dest, transport, CONFIG)
-        tx.start(0.0)  # type: ignore[attr-defined]
+        tx.start(0.0)
         return tx, nict
     if kind == "ist":
         tx = ist.Ist("b", ("k",), request("INVITE"), dest, transport, CONFIG)
-        tx.start(0.0)  # type: ignore[attr-defined]
+        tx.start(0.0)
         return tx, ist
     return nist.Nist("b", ("k",), request("OPTIONS"), dest, transport, CONFIG), nist
 
