@@ -47,6 +47,10 @@ class IdSource:
         """A Call-ID: 128 random bits (RFC 3261 §8.1.1.4)."""
         return self._hex(128)
 
+    def session_id(self) -> int:
+        """An SDP o= session id (RFC 4566 §5.2: a numeric string, unique enough)."""
+        return int(self._hex(40), 16)
+
     def nonce(self) -> str:
         """A digest nonce: 128 random bits as hex."""
         return self._hex(128)

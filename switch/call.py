@@ -57,6 +57,12 @@ class CallHost(Protocol):
     def fork_failed(self, call: Call, responses: list[int]) -> bool: ...
 
 
+class LocalApp(Protocol):
+    """A call answered by the switch itself; told when the call ends."""
+
+    def close(self) -> None: ...
+
+
 class Relay:
     """An in-dialog request relayed to the other side, waiting for its response."""
 
@@ -72,13 +78,13 @@ class Relay:
 
 class Call:
     __slots__ = ("host", "a", "forks", "b", "phase", "relays", "pending_ack", "log",
-                 "answered_at", "timer")
+                 "answered_at", "timer", "step", "app")
 
     def __init__(self, host: CallHost, a: InboundLeg) -> None:
         self.host = host
         self.a = a
         self.forks: dict[str, OutboundLeg] = {}
-        self.b: OutboundLeg | None = None
+        self.b: OutboundLeg | InboundLeg | None = None
         self.phase = CallPhase.ROUTING
         self.relays: dict[str, Relay] = {}
         # (leg that must get the ACK, the INVITE it answers) for a delayed-offer 2xx
@@ -86,6 +92,8 @@ class Call:
         self.log = structlog.get_logger("switch.call").bind(call_id=a.invite.call_id)
         self.answered_at: float | None = None
         self.timer: Timer | None = None  # the router's ring-step / no-answer deadline
+        self.step: object | None = None  # the router's record of what is ringing now
+        self.app: LocalApp | None = None  # the switch itself answers (voicemail, features)
 
     @property
     def call_id(self) -> str:
@@ -211,17 +219,23 @@ class Call:
         self._send_to_caller(200, "OK", response)
 
     def answer_locally(self, body: bytes, content_type: str | None) -> None:
-        """Answer the caller from the switch itself (feature codes, media)."""
-        a = self.a
-        a.dialog = Dialog.as_uas(a.invite, a.local_tag, self.host.contact_for(a.peer[1]))
-        self.host.index_dialog(a.dialog.key, self)
+        """Answer the caller from the switch itself (pickup, feature codes, voicemail)."""
         self.phase = CallPhase.ANSWERED
-        response = make_response(a.invite, 200, "OK", to_tag=a.local_tag)
-        response.add("contact", self.host.contact_for(a.peer[1]))
+        self.answered_at = self.host.now
+        self.answer_other(self.a, body, content_type)
+
+    def answer_other(self, leg: InboundLeg, body: bytes,
+                     content_type: str | None = "application/sdp") -> None:
+        """200 OK with our own SDP on an inbound leg; its UAS dialog joins this call."""
+        contact = self.host.contact_for(leg.peer[1])
+        leg.dialog = Dialog.as_uas(leg.invite, leg.local_tag, contact)
+        self.host.index_dialog(leg.dialog.key, self)
+        response = make_response(leg.invite, 200, "OK", to_tag=leg.local_tag)
+        response.add("contact", contact)
         if body:
             response.add("content-type", content_type or "application/sdp")
             response.body = body
-        a.final_sent = True
+        leg.final_sent = True
         self.host.endpoint.send_response(response, self.host.now)
 
     def reject(self, status: int, now: float, reason: str | None = None) -> None:
@@ -363,6 +377,12 @@ class Call:
         for fork in self.forks.values():
             if fork.callee is not None:
                 states.release(fork.callee, self.call_id)
+        if isinstance(self.b, InboundLeg) and self.b.caller is not None:
+            states.release(self.b.caller, self.call_id)  # a picker
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.app is not None:
+            self.app.close()
         self.log.info("call.ended", reason=why)
         self.host.call_ended(self)
 

@@ -33,7 +33,15 @@ from .auth import AuthFailed, AuthOk, AuthStale, AuthThrottle, DigestAuthenticat
 from .call import ALLOW, Call
 from .directory import Directory
 from .extension_state import ExtensionKey, ExtensionStates, LineState
+from .feature_codes import FeatureCodes
+from .hunt_state import HuntState
+from .hunting import HuntRunner
+from .local_media import MediaPort
 from .location import LocationStore, StateStore
+from .mailbox import MailboxService
+from .media.voicemail import Mailbox, VoicemailStore
+from .mwi import MessageWaiting
+from .pickup_call import Pickups
 from .registrar import RegistrarPolicy, apply_outcome, process_register
 from .router import CallRouter
 from .timers import TimerHeap
@@ -60,6 +68,8 @@ class Switch:
         policy: RegistrarPolicy,
         contacts: dict[Transport, str],
         now: float,
+        voicemail: VoicemailStore,
+        media: MediaPort | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.directory = directory
@@ -76,11 +86,19 @@ class Switch:
         self.calls_by_tx: dict[str, Call] = {}
         self.calls_by_dialog: dict[tuple[str, str], Call] = {}
         self.calls: dict[str, Call] = {}
+        self.media = media
+        self.hunt_state = HuntState(state_store)
         self.router = CallRouter(self)
+        self.hunting = HuntRunner(self, self.hunt_state)
+        self.pickups = Pickups(self)
+        self.features = FeatureCodes(self)
+        self.mailbox = MailboxService(self, voicemail)
+        self.mwi = MessageWaiting(self)
         self._handlers: dict[str, Callable[[RequestReceived], None]] = {
             "REGISTER": self._on_register,
             "INVITE": self.router.on_invite,
             "OPTIONS": self._on_options,
+            "SUBSCRIBE": self.mwi.on_subscribe,
         }
         self.timers.call_at(now + PURGE_INTERVAL, self._purge)
 
@@ -165,7 +183,7 @@ class Switch:
             return
         handler = self._handlers.get(request.method)
         if handler is None:
-            if request.method in ("SUBSCRIBE", "PUBLISH", "MESSAGE", "REFER", "NOTIFY",
+            if request.method in ("PUBLISH", "MESSAGE", "REFER", "NOTIFY",
                                   "INFO", "UPDATE", "PRACK", "BYE"):
                 status = 481 if request.method in ("BYE", "PRACK", "UPDATE", "INFO") else 405
                 self.reply(request, status, allow=status == 405)
@@ -179,6 +197,8 @@ class Switch:
         tag = request.to.tag
         call = self.calls_by_dialog.get((request.call_id, tag or ""))
         if call is None:
+            if self.mwi.on_in_dialog(event):
+                return
             if request.method != "ACK":
                 self.reply(request, 481)
             return
@@ -232,6 +252,9 @@ class Switch:
             log.info("registrar.update", extension=extension.number, customer=customer.name,
                      status=outcome.response.status,
                      contacts=[b.contact for b in self.location.bindings(aor, self.now)])
+        if outcome.save and extension.voicemail:
+            # The lamp must not go dark after a re-register (PEERS.md pain point 5).
+            self.mwi.unsolicited(Mailbox(customer.name, extension.number), only=outcome.save)
 
     def authenticate(self, event: RequestReceived, realm: str, header: str,
                      password_of: Callable[[str], str | None]) -> str | None:

@@ -44,10 +44,13 @@ class InboundLeg:
 
 
 class OutboundLeg:
-    __slots__ = ("invite", "tx_id", "peer", "callee", "dialog", "state", "last_status")
+    __slots__ = ("invite", "tx_id", "peer", "callee", "dialog", "state", "last_status",
+                 "started_at")
 
-    def __init__(self, invite: Request, peer: Peer, callee: ExtensionKey | None) -> None:
+    def __init__(self, invite: Request, peer: Peer, callee: ExtensionKey | None,
+                 started_at: float = 0.0) -> None:
         self.invite = invite
+        self.started_at = started_at
         self.tx_id = ""
         self.peer = peer
         self.callee = callee

@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -26,6 +27,8 @@ from sipstack.transport import Address, Transport
 from .auth import AuthThrottle, DigestAuthenticator
 from .core import Switch
 from .directory import Directory
+from .local_media import MediaOpened
+from .media import MediaServer, MediaSession, MediaUnavailable, SdpError, VoicemailStore
 from .registrar import RegistrarPolicy
 from .storage.cache import CachedLocationStore
 from .storage.sqlite import SqliteStore
@@ -48,6 +51,8 @@ class Runtime:
         self.endpoint: Endpoint
         self.switch: Switch
         self.store: SqliteStore
+        self.media_server: MediaServer
+        self.media_port: _RuntimeMedia
 
     async def start(self) -> None:
         server = self.config.server
@@ -57,6 +62,10 @@ class Runtime:
             local[transport] = await self.transports.listen(transport, listen.host, listen.port)
             log.info("listening", transport=transport.value, host=local[transport][0],
                      port=local[transport][1])
+        low, high = (int(p) for p in server.rtp_ports.split("-"))
+        media_host = next(iter(local.values()))[0]
+        self.media_server = MediaServer(media_host, low, high)
+        self.media_port = _RuntimeMedia(self, self.media_server)
         state_dir = Path(server.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(state_dir / "softswitch.db")
@@ -83,6 +92,8 @@ class Runtime:
             ),
             contacts=contacts,
             now=now,
+            voicemail=VoicemailStore(state_dir),
+            media=self.media_port,
         )
         self.loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.loop.add_signal_handler(signal.SIGTERM, self.stopped.set)
@@ -162,12 +173,97 @@ class Runtime:
         self.switch.reload(Directory.build(config))
         log.info("reloaded", config=self.config_path)
 
+    def run_pumped(self, callback: Callable[[], None]) -> None:
+        """Run a media callback as if it were a SIP event: inside the pump."""
+        now = time.time()
+        self.switch.now = now
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - a bug in one call must not stop the others
+            log.exception("media.callback_error")
+        self._pump(now)
+
     async def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        # Finalise recordings in progress: the part recorded so far is kept (issue 4).
+        self.media_server.close()
         self.transports.close()
         self.store.close()
         log.info("stopped")
+
+
+class _GuardedSession:
+    """A MediaSession whose callbacks run inside the switch's pump."""
+
+    def __init__(self, session: MediaSession, runtime: Runtime) -> None:
+        self._session = session
+        self._runtime = runtime
+        self._on_dtmf: Callable[[str], None] | None = None
+        session.on_dtmf = self._dtmf
+
+    @property
+    def on_dtmf(self) -> Callable[[str], None] | None:
+        return self._on_dtmf
+
+    @on_dtmf.setter
+    def on_dtmf(self, callback: Callable[[str], None] | None) -> None:
+        self._on_dtmf = callback
+
+    def _dtmf(self, digit: str) -> None:
+        callback = self._on_dtmf
+        if callback is not None:
+            self._runtime.run_pumped(lambda: callback(digit))
+
+    def play(self, pcm: bytes, then: Callable[[], None] | None = None) -> None:
+        self._session.play(pcm, None if then is None else lambda: self._runtime.run_pumped(then))
+
+    def stop_playback(self) -> None:
+        self._session.stop_playback()
+
+    def record(self, path: Path, *, max_seconds: float, silence_seconds: float,
+               on_stop: Callable[[float], None]) -> None:
+        self._session.record(path, max_seconds=max_seconds, silence_seconds=silence_seconds,
+                             on_stop=lambda d: self._runtime.run_pumped(lambda: on_stop(d)))
+
+    def stop_recording(self) -> None:
+        self._session.stop_recording()
+
+    def renegotiate(self, offer: bytes) -> bytes:
+        return self._session.renegotiate(offer)
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class _RuntimeMedia:
+    """`local_media.MediaPort` over the asyncio MediaServer."""
+
+    def __init__(self, runtime: Runtime, server: MediaServer) -> None:
+        self._runtime = runtime
+        self._server = server
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def open(self, call_id: str, offer: bytes | None, done: MediaOpened) -> None:
+        async def opening() -> None:
+            try:
+                session, sdp = await self._server.open(call_id, offer)
+            except SdpError as exc:
+                status = exc.status_hint
+                self._runtime.run_pumped(lambda: done(None, b"", status))
+                return
+            except MediaUnavailable:
+                self._runtime.run_pumped(lambda: done(None, b"", 503))
+                return
+            guarded = _GuardedSession(session, self._runtime)
+            self._runtime.run_pumped(lambda: done(guarded, sdp, 200))
+
+        task = asyncio.get_running_loop().create_task(opening())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def guard(self, callback: Callable[[], None]) -> Callable[[], None]:
+        return lambda: self._runtime.run_pumped(callback)
 
 
 def _secret(state_dir: Path) -> bytes:

@@ -1,0 +1,59 @@
+"""Persistent hunt-group member state: blocks (*78/*79), dynamic logins, round-robin cursors.
+
+All of it survives a restart (contract: "hunt logins, hunt blocks ... survive a
+restart"), so it lives in the StateStore (SQLite by default, a shared store for
+several nodes); reads are served from memory, loaded once.
+"""
+
+from __future__ import annotations
+
+from .location import StateStore
+
+_BLOCK = "hunt_block"
+_LOGIN = "hunt_login"
+_CURSOR = "hunt_cursor"
+
+
+class HuntState:
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self._blocked = {key for key, _ in store.items(_BLOCK)}
+        self._logins = {key for key, _ in store.items(_LOGIN)}
+        self._cursors = {key: int(value) for key, value in store.items(_CURSOR)
+                         if value.isdigit()}
+
+    # -- blocks --------------------------------------------------------------------------
+    def blocked(self, customer: str, extension: str) -> bool:
+        return f"{customer}/{extension}" in self._blocked
+
+    def set_blocked(self, customer: str, extension: str, blocked: bool) -> None:
+        key = f"{customer}/{extension}"
+        if blocked:
+            self._blocked.add(key)
+            self._store.put(_BLOCK, key, "1")
+        else:
+            self._blocked.discard(key)
+            self._store.delete(_BLOCK, key)
+
+    # -- dynamic logins ------------------------------------------------------------------
+    def logged_in(self, customer: str, group: str, extension: str) -> bool:
+        return f"{customer}/{group}/{extension}" in self._logins
+
+    def set_logged_in(self, customer: str, group: str, extension: str, on: bool) -> None:
+        key = f"{customer}/{group}/{extension}"
+        if on:
+            self._logins.add(key)
+            self._store.put(_LOGIN, key, "1")
+        else:
+            self._logins.discard(key)
+            self._store.delete(_LOGIN, key)
+
+    # -- round robin -----------------------------------------------------------------------
+    def cursor(self, customer: str, group: str) -> int:
+        return self._cursors.get(f"{customer}/{group}", 0)
+
+    def set_cursor(self, customer: str, group: str, value: int) -> None:
+        key = f"{customer}/{group}"
+        if self._cursors.get(key) != value:
+            self._cursors[key] = value
+            self._store.put(_CURSOR, key, str(value))
