@@ -41,7 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     from .runtime import serve
 
     configure_logging(args.log_format, config.server.log_level)
-    uvloop.run(serve(args.config, config))
+    try:
+        uvloop.run(serve(args.config, config))
+    except OSError as exc:
+        # Typically a listen address already in use: say so plainly, no traceback.
+        sys.stderr.write(f"{args.config}: cannot start: {exc}\n")
+        return 1
     return 0
 
 
