@@ -26,7 +26,7 @@ from .events import (
     TransactionTimedOut,
     TransportFailed,
 )
-from .header_values import Via, parse_via_list, split_outside_quotes
+from .header_values import parse_via_list
 from .ids import IdSource
 from .invite import InviteUsage, build_cancel
 from .message import COMPACT_FORMS, Message, Request, Response, make_response
@@ -134,7 +134,7 @@ class Endpoint:
     ) -> None:
         stamped = stamp_via(request.top_via, source)
         if stamped is not None:
-            _replace_top_via(request, stamped)
+            request.replace_top_via(stamped)
         handler = _REQUEST_HANDLERS.get(request.method, Endpoint._receive_other)
         handler(self, request, source, transport, now)
 
@@ -361,17 +361,6 @@ _REQUEST_HANDLERS: dict[str, _RequestHandler] = {
 }
 
 
-def _replace_top_via(message: Message, via: Via) -> None:
-    """Rewrite the first Via value in place (it may share a line with others)."""
-    first = message.get("via")
-    if first is None:
-        return
-    parts = split_outside_quotes(first, ",")
-    rest = [p.strip() for p in parts[1:] if p.strip()]
-    message.remove_first("via")
-    message.prepend("via", ", ".join([str(via), *rest]))
-
-
 _ECHOED = ("via", "from", "to", "call-id", "cseq")
 
 
@@ -400,7 +389,7 @@ def _stateless_error(data: bytes, exc: ParseError, source: Address, to_tag: str)
     stamped = stamp_via(top, source) or top
     reason = " ".join(exc.reason.split()) or "Bad Request"
     response = Response(exc.status_hint, reason, headers)
-    _replace_top_via(response, stamped)
+    response.replace_top_via(stamped)
     to = response.get("to")
     if to is not None and ";tag=" not in to.replace(" ", ""):
         response.set("to", f"{to};tag={to_tag}")

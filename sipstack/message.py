@@ -164,6 +164,19 @@ class Message:
                 del self.headers[i]
                 return
 
+    def replace_top_via(self, via: Via) -> None:
+        """Rewrite the first Via value (it may share a line with others), keeping the
+        parsed Via list cached: the server transport stamps received/rport on every
+        request (RFC 3261 §18.2.1), and re-parsing the Vias after it is pure waste."""
+        vias = self.vias
+        for i, (key, value) in enumerate(self.headers):
+            if key == "via":
+                parts = split_outside_quotes(value, ",")
+                rest = [p.strip() for p in parts[1:] if p.strip()]
+                self.headers[i] = ("via", ", ".join([str(via), *rest]))
+                break
+        vias[0] = via
+
     # -- typed access (parsed on first use, cached) -------------------------------
     def _required(self, name: str) -> str:
         value = self.get(name)

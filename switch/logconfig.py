@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import msgspec
 import structlog
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
@@ -14,7 +15,14 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 def configure_logging(fmt: str = "console", level: str = "info") -> None:
     renderer: structlog.typing.Processor
     if fmt == "json":
-        renderer = structlog.processors.JSONRenderer()
+        # msgspec's encoder is several times faster than json.dumps on the hot path
+        # (~9 events per call); anything it does not know is written as str().
+        encoder = msgspec.json.Encoder(enc_hook=str)
+
+        def dumps(obj: object, **_: object) -> str:
+            return encoder.encode(obj).decode()
+
+        renderer = structlog.processors.JSONRenderer(serializer=dumps)
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
