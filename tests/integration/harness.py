@@ -14,6 +14,7 @@ scenario (`ooc=`): see `start_phone`.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -128,7 +129,7 @@ def make_config(
     customer_groups: Sequence[Mapping[str, Any]] | None = None,
     features: Mapping[str, Any] | None = None,
     transports: Sequence[str] = ("udp", "tcp"),
-    digest_algorithms: Sequence[str] | None = ("MD5", "SHA-256"),
+    digest_algorithms: Sequence[str] | None = None,
     server_extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A configuration as a plain dict, ready for `yaml.safe_dump`.
@@ -350,6 +351,7 @@ class SippMessage:
     direction: str  # "sent" or "received"
     transport: str
     text: str
+    time: float | None = None  # when SIPp sent or received it (epoch seconds), if traced
 
     @property
     def first_line(self) -> str:
@@ -404,7 +406,8 @@ class SippMessage:
         return values[0] if values else None
 
 
-_TRACE_SPLIT = re.compile(r"^-{20,} [^\n]*\n", re.MULTILINE)
+_TRACE_SPLIT = re.compile(r"^-{20,} ([^\n]*)\n", re.MULTILINE)
+_TRACE_TIME = re.compile(r"(\d{4}-\d\d-\d\d)\s+(\d\d:\d\d:\d\d(?:\.\d+)?)")
 _TRACE_HEAD = re.compile(
     r"^(?P<transport>\w+) (?:control )?message (?P<dir>sent|received)[^\n]*\n\n", re.DOTALL
 )
@@ -413,13 +416,27 @@ _TRACE_HEAD = re.compile(
 def parse_trace(text: str) -> list[SippMessage]:
     """SIPp's -trace_msg file as a list of messages, in order."""
     out = []
-    for block in _TRACE_SPLIT.split(text):
+    parts = _TRACE_SPLIT.split(text)
+    # parts: [before the first separator, stamp 1, block 1, stamp 2, block 2, ...]
+    for stamp, block in zip(parts[1::2], parts[2::2], strict=False):
         match = _TRACE_HEAD.match(block)
         if not match:
             continue
         body = block[match.end() :].rstrip("\n")
-        out.append(SippMessage(match["dir"], match["transport"], body.strip("\n") + "\n"))
+        out.append(
+            SippMessage(
+                match["dir"], match["transport"], body.strip("\n") + "\n", _trace_time(stamp)
+            )
+        )
     return out
+
+
+def _trace_time(stamp: str) -> float | None:
+    found = _TRACE_TIME.search(stamp)
+    if found is None:
+        return None
+    when = datetime.datetime.fromisoformat(f"{found[1]} {found[2]}")
+    return when.timestamp()
 
 
 @dataclass
@@ -510,6 +527,33 @@ class SippHandle:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+    def messages(self) -> list[SippMessage]:
+        """The trace so far, while SIPp still runs."""
+        return parse_trace(_read(self.trace_file))
+
+    def wait_for(
+        self, method: str, *, status: int | None = None, count: int = 1, timeout: float = 10.0
+    ) -> list[SippMessage]:
+        """Until the trace shows `count` received `method` requests (or responses with
+        `status`); those messages. Fails with the trace if they do not come in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [
+                m
+                for m in self.messages()
+                if m.direction == "received"
+                and m.method == method
+                and (m.is_request if status is None else m.status == status)
+            ]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise AssertionError(
+                    f"{self.scenario}: {count} x {method} {status or ''} not received in "
+                    f"{timeout} s:\n" + _read(self.trace_file)[-4000:]
+                )
+            time.sleep(0.02)
 
 
 def _read(path: Path) -> str:
@@ -733,3 +777,90 @@ def start_phone(
     assert isinstance(handle, SippHandle)
     wait_registered(switch, handle)
     return Phone(number, port, handle)
+
+
+def start_phones(
+    switch: SwitchProcess,
+    workdir: Path,
+    phones: Sequence[tuple[str, str]],
+    *,
+    behaviour: str = "ooc_answer.xml",
+    calls: int = 1,
+    domain: str = "acme.test",
+    transport: str = "u1",
+    pause_ms: int = 300,
+    timeout: float = 30,
+) -> list[Phone]:
+    """Register several phones at once, each from its own SIPp process running
+    `phone.xml`, which stays up until its out-of-call scenario `behaviour`
+    (ooc_answer / ooc_ring / ooc_busy) has handled `calls` calls. `phones`: (number,
+    password) pairs. Registering in parallel keeps the tests fast."""
+    started: list[Phone] = []
+    for number, password in phones:
+        port = free_port()
+        handle = run_sipp(
+            "phone.xml",
+            switch.target,
+            workdir=workdir,
+            local_port=port,
+            auth_user=number,
+            auth_pass=password,
+            user=number,
+            domain=domain,
+            transport=transport,
+            timeout=timeout,
+            pause_ms=pause_ms,
+            ooc=behaviour,
+            extra_vars={"calls": str(calls)},
+            background=True,
+        )
+        assert isinstance(handle, SippHandle)
+        started.append(Phone(number, port, handle))
+    for phone in started:
+        wait_registered(switch, phone.handle)
+    return started
+
+
+def dial(
+    switch: SwitchProcess,
+    workdir: Path,
+    number: str,
+    password: str,
+    dialled: str,
+    *,
+    scenario: str = "uac_answered.xml",
+    domain: str = "acme.test",
+    pause_ms: int = 300,
+    rtp_port: int | None = None,
+    expect_status: int | None = None,
+    timeout: float = 20,
+    background: bool = False,
+    local_port: int | None = None,
+) -> SippResult | SippHandle:
+    """Phone `number` of `domain` calls `dialled` with SIPp `scenario`:
+    uac_answered.xml (must be answered; hangs up after `pause_ms`),
+    uac_answered_bye_in.xml (must be answered; waits for the other side's BYE),
+    uac_expect.xml (`expect_status` is the final response it must get).
+    The trunk scenarios (trunk_answered.xml, trunk_expect.xml) send no credentials;
+    give the trunk's port as `local_port`. SDP offers audio on `rtp_port`."""
+    extra: dict[str, str] = {}
+    if scenario != "uac_expect.xml" and scenario != "trunk_expect.xml":
+        extra["rtp_port"] = str(rtp_port or free_port())
+    if expect_status is not None:
+        extra["expect_status"] = str(expect_status)
+    trunk = scenario.startswith("trunk_")
+    return run_sipp(
+        scenario,
+        switch.target,
+        workdir=workdir,
+        local_port=local_port,
+        auth_user=None if trunk else number,
+        auth_pass=None if trunk else password,
+        user=number,
+        service=dialled,
+        domain=domain,
+        pause_ms=pause_ms,
+        extra_vars=extra,
+        timeout=timeout,
+        background=background,
+    )
