@@ -180,9 +180,25 @@ class Via(msgspec.Struct, frozen=True, gc=False):
         return f"SIP/2.0/{self.transport} {self.host}{port}{format_params(self.params)}"
 
 
+# Parsed values are frozen, so one parse can serve every message that repeats the same
+# text: a dialog's From/To/Contact and a transaction's Via and CSeq come back on every
+# message of it. A bounded cache per kind (cleared when full) keeps the hot path from
+# parsing the same strings again and again.
+_CACHE_MAX = 8192
+_via_cache: dict[str, Via] = {}
+_addr_cache: dict[str, NameAddr] = {}
+_cseq_cache: dict[str, CSeq] = {}
+
+
 def parse_via(text: str) -> Via:
     """One via-parm; LWS is allowed around "/" and ":" (RFC 4475 §3.1.1.1)."""
-    return _parse_via(text, any_version=False)
+    via = _via_cache.get(text)
+    if via is None:
+        via = _parse_via(text, any_version=False)
+        if len(_via_cache) >= _CACHE_MAX:
+            _via_cache.clear()
+        _via_cache[text] = via
+    return via
 
 
 def _parse_via(text: str, any_version: bool) -> Via:
@@ -238,6 +254,16 @@ class NameAddr(msgspec.Struct, frozen=True, gc=False):
 
 def parse_name_addr(text: str) -> NameAddr:
     """( name-addr / addr-spec ) *( SEMI generic-param ) (RFC 3261 §20.10, §25.1)."""
+    addr = _addr_cache.get(text)
+    if addr is None:
+        addr = _parse_name_addr(text)
+        if len(_addr_cache) >= _CACHE_MAX:
+            _addr_cache.clear()
+        _addr_cache[text] = addr
+    return addr
+
+
+def _parse_name_addr(text: str) -> NameAddr:
     text = text.strip()
     if not text:
         raise ParseError("empty address")
@@ -305,6 +331,16 @@ class CSeq(msgspec.Struct, frozen=True, gc=False):
 
 def parse_cseq(text: str) -> CSeq:
     """CSeq = 1*DIGIT LWS Method."""
+    cseq = _cseq_cache.get(text)
+    if cseq is None:
+        cseq = _parse_cseq(text)
+        if len(_cseq_cache) >= _CACHE_MAX:
+            _cseq_cache.clear()
+        _cseq_cache[text] = cseq
+    return cseq
+
+
+def _parse_cseq(text: str) -> CSeq:
     parts = text.split()
     if len(parts) != 2:
         raise ParseError(f"bad CSeq {text.strip()[:60]!r}")

@@ -27,9 +27,8 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.TimeStamper(fmt=None if fmt == "json" else "iso", utc=True),
             structlog.processors.format_exc_info,
             renderer,
         ],
