@@ -794,7 +794,8 @@ def start_phones(
     """Register several phones at once, each from its own SIPp process running
     `phone.xml`, which stays up until its out-of-call scenario `behaviour`
     (ooc_answer / ooc_ring / ooc_busy) has handled `calls` calls. `phones`: (number,
-    password) pairs. Registering in parallel keeps the tests fast."""
+    password) pairs. Registering in parallel keeps the tests fast. A NOTIFY (message
+    waiting) counts as one of the calls: give these phones extensions without a mailbox."""
     started: list[Phone] = []
     for number, password in phones:
         port = free_port()
@@ -813,6 +814,9 @@ def start_phones(
             ooc=behaviour,
             extra_vars={"calls": str(calls)},
             background=True,
+            # SIPp counts the out-of-call calls too: run until all of them and the
+            # registering call itself are over (-l 1 keeps it from starting another)
+            extra_args=["-m", str(calls + 1)],
         )
         assert isinstance(handle, SippHandle)
         started.append(Phone(number, port, handle))
