@@ -78,7 +78,8 @@ class Relay:
 
 class Call:
     __slots__ = ("host", "a", "forks", "b", "phase", "relays", "pending_ack", "log",
-                 "answered_at", "timer", "step", "app")
+                 "answered_at", "timer", "step", "app", "started_at", "final_status",
+                 "ended_at", "end_reason")
 
     def __init__(self, host: CallHost, a: InboundLeg) -> None:
         self.host = host
@@ -91,6 +92,10 @@ class Call:
         self.pending_ack: tuple[bool, Request] | None = None
         self.log = structlog.get_logger("switch.call").bind(call_id=a.invite.call_id)
         self.answered_at: float | None = None
+        self.started_at = host.now
+        self.final_status: int | None = None  # what the caller's INVITE was answered with
+        self.ended_at: float | None = None
+        self.end_reason = ""
         self.timer: Timer | None = None  # the router's ring-step / no-answer deadline
         self.step: object | None = None  # the router's record of what is ringing now
         self.app: LocalApp | None = None  # the switch itself answers (voicemail, features)
@@ -210,6 +215,7 @@ class Call:
             response.body = source.body
         if status >= 200:
             a.final_sent = True
+            self.final_status = status
         self.host.endpoint.send_response(response, self.host.now)
 
     def _answer_caller(self, response: Response) -> None:
@@ -236,6 +242,8 @@ class Call:
             response.add("content-type", content_type or "application/sdp")
             response.body = body
         leg.final_sent = True
+        if leg is self.a:
+            self.final_status = 200
         self.host.endpoint.send_response(response, self.host.now)
 
     def reject(self, status: int, now: float, reason: str | None = None) -> None:
@@ -371,6 +379,8 @@ class Call:
         if self.phase is CallPhase.ENDED:
             return
         self.phase = CallPhase.ENDED
+        self.ended_at = self.host.now
+        self.end_reason = why
         states = self.host.states
         if self.a.caller is not None:
             states.release(self.a.caller, self.call_id)

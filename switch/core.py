@@ -8,8 +8,10 @@ Endpoint (itself sans-IO); the runtime shell only moves bytes and sleeps until
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
+import msgspec
 import structlog
 
 from sipstack.endpoint import Endpoint
@@ -36,6 +38,7 @@ from .extension_state import ExtensionKey, ExtensionStates, LineState
 from .feature_codes import FeatureCodes
 from .hunt_state import HuntState
 from .hunting import HuntRunner
+from .leg import OutboundLeg
 from .local_media import MediaPort
 from .location import LocationStore, StateStore
 from .mailbox import MailboxService
@@ -82,6 +85,7 @@ class Switch:
         self._contacts = contacts
         self.now = now
         self.timers = TimerHeap()
+        self.counters: Counter[str] = Counter()
         self.states = ExtensionStates(self._state_changed)
         self.calls_by_tx: dict[str, Call] = {}
         self.calls_by_dialog: dict[tuple[str, str], Call] = {}
@@ -117,6 +121,9 @@ class Switch:
         # keep the tx index until the timers clean it, but drop the call itself.
         self.calls.pop(call.call_id, None)
         self.router.call_ended(call)
+        self.counters[f"calls_{'answered' if call.answered_at is not None else 'unanswered'}"] += 1
+        self.state_store.put("cdr", f"{call.started_at:017.6f} {call.call_id}",
+                             call_record(call))
         self.timers.call_at(self.now + 40.0, lambda now: self._forget(call))
 
     def fork_failed(self, call: Call, responses: list[int]) -> bool:
@@ -155,6 +162,7 @@ class Switch:
                 call.log.warning("call.ack_timeout")
                 call.hang_up(now, from_caller=None)
         elif isinstance(event, MessageRejected):
+            self.counters["sip_rejected"] += 1
             log.warning("sip.rejected", source=f"{event.source[0]}:{event.source[1]}",
                         reason=event.reason, status=event.status)
 
@@ -296,6 +304,25 @@ class Switch:
         if removed:
             log.info("registrar.purged", bindings=removed)
         self.timers.call_at(now + PURGE_INTERVAL, self._purge)
+
+
+def call_record(call: Call) -> str:
+    """One CDR as JSON: who called whom, when, how it was answered and how it ended."""
+    b = call.b
+    callee = b.callee if isinstance(b, OutboundLeg) else (b.caller if b is not None else None)
+    a_uri = call.a.invite.uri
+    return msgspec.json.encode({
+        "call_id": call.call_id,
+        "caller": call.a.caller[1] if call.a.caller else None,
+        "customer": call.a.caller[0] if call.a.caller else None,
+        "dialed": getattr(a_uri, "user", None),
+        "answered_by": callee[1] if callee else None,
+        "start": call.started_at,
+        "answer": call.answered_at,
+        "end": call.ended_at,
+        "status": call.final_status,
+        "end_reason": call.end_reason,
+    }).decode()
 
 
 def unsupported_requires(request: Request) -> list[str]:

@@ -24,6 +24,7 @@ from sipstack.endpoint import Endpoint
 from sipstack.ids import IdSource
 from sipstack.transport import Address, Transport
 
+from .admin import serve_admin
 from .auth import AuthThrottle, DigestAuthenticator
 from .core import Switch
 from .directory import Directory
@@ -53,6 +54,7 @@ class Runtime:
         self.store: SqliteStore
         self.media_server: MediaServer
         self.media_port: _RuntimeMedia
+        self.admin: asyncio.Server | None = None
 
     async def start(self) -> None:
         server = self.config.server
@@ -95,6 +97,10 @@ class Runtime:
             voicemail=VoicemailStore(state_dir),
             media=self.media_port,
         )
+        if server.admin is not None:
+            self.admin = await serve_admin(server.admin.host, server.admin.port,
+                                           lambda: self.switch)
+            log.info("admin.listening", host=server.admin.host, port=server.admin.port)
         self.loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.loop.add_signal_handler(signal.SIGTERM, self.stopped.set)
         self.loop.add_signal_handler(signal.SIGINT, self.stopped.set)
@@ -188,6 +194,8 @@ class Runtime:
             self._timer.cancel()
         # Finalise recordings in progress: the part recorded so far is kept (issue 4).
         self.media_server.close()
+        if self.admin is not None:
+            self.admin.close()
         self.transports.close()
         self.store.close()
         log.info("stopped")

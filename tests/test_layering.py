@@ -19,6 +19,7 @@ FORBIDDEN = frozenset({"asyncio", "socket", "time", "uvloop", "threading", "sele
 SHELL = {
     ROOT / "switch" / "runtime.py",
     ROOT / "switch" / "__main__.py",
+    ROOT / "switch" / "admin.py",  # the admin HTTP endpoint, a shell like runtime.py
     # The media shell (RTP sockets and pacing timers), "as switch/runtime.py does for
     # SIP"; its protocol logic lives in the pure switch/media modules checked here.
     ROOT / "switch" / "media" / "session.py",

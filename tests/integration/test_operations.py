@@ -123,3 +123,36 @@ def test_bad_reload_keeps_the_old_configuration(switch: SwitchProcess, sipp_dir:
     call = caller(switch, sipp_dir, "uac_call.xml", "202")
     call.assert_ok("a call after a refused reload: old configuration, binding kept")
     finish(phone, "the callee registered before the refused reload")
+
+
+def test_admin_status_metrics_and_call_records(tmp_path: Path, sipp_required: None) -> None:
+    import json
+    import sqlite3
+    import urllib.request
+
+    from harness import free_port, start_switch
+
+    admin = free_port()
+    switch = start_switch(tmp_path / "switch", server_extra={"admin": f"127.0.0.1:{admin}"})
+    try:
+        sipp_dir = tmp_path / "sipp"
+        sipp_dir.mkdir()
+        phone = start_phone(switch, sipp_dir, "202", PASSWORDS["202"], timeout=40)
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin}/status", timeout=5) as answer:
+            state = json.loads(answer.read())
+        assert [r["aor"] for r in state["registrations"]] == ["202@acme.test"]
+        caller(switch, sipp_dir, "uac_call.xml", "202").assert_ok("a call for the CDR")
+        finish(phone, "the callee")
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+        assert "softswitch_registrations 1" in text
+        assert 'softswitch_calls_total{result="answered"} 1' in text
+    finally:
+        switch.stop()
+    # the call record is in the embedded store and survives the process
+    db = sqlite3.connect(switch.state_dir / "softswitch.db")
+    rows = [json.loads(v) for (v,) in db.execute("SELECT value FROM kv WHERE namespace='cdr'")]
+    db.close()
+    answered = [r for r in rows if r["answered_by"] == "202"]
+    assert answered and answered[0]["caller"] == "201" and answered[0]["status"] == 200
+    assert answered[0]["end"] >= answered[0]["answer"] >= answered[0]["start"]
