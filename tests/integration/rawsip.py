@@ -1,0 +1,70 @@
+"""A minimal scripted SIP client over UDP for tests that need exact control of bytes.
+
+It uses the project's own parser only to read answers; what it sends is written
+out literally, so the switch sees what a phone (or a scanner) would send.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+from sipstack.header_values import parse_auth
+from sipstack.message import Response
+from sipstack.parse import parse_message
+from switch.auth import answer_challenge
+
+
+class RawPhone:
+    def __init__(self, switch_host: str, switch_port: int, user: str, domain: str) -> None:
+        self.target = (switch_host, switch_port)
+        self.user = user
+        self.domain = domain
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        self.call_id = uuid.uuid4().hex
+        self.cseq = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def request(self, method: str, uri: str, extra: list[str] | None = None,
+                body: bytes = b"", to: str | None = None) -> bytes:
+        self.cseq += 1
+        lines = [
+            f"{method} {uri} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{uuid.uuid4().hex};rport",
+            f"From: <sip:{self.user}@{self.domain}>;tag={self.call_id[:8]}",
+            f"To: {to or f'<sip:{self.user}@{self.domain}>'}",
+            f"Call-ID: {self.call_id}",
+            f"CSeq: {self.cseq} {method}",
+            f"Contact: <sip:{self.user}@127.0.0.1:{self.port}>",
+            *(extra or []),
+            f"Content-Length: {len(body)}",
+            "", "",
+        ]
+        return "\r\n".join(lines).encode() + body
+
+    def send(self, data: bytes, timeout: float = 2.0) -> Response | None:
+        """Send and return the first final response (provisionals skipped)."""
+        self.sock.settimeout(timeout)
+        self.sock.sendto(data, self.target)
+        while True:
+            try:
+                message = parse_message(self.sock.recv(65535))
+            except TimeoutError:
+                return None
+            if isinstance(message, Response) and message.status >= 200:
+                return message
+
+    def register(self, password: str, expires: int = 300) -> Response | None:
+        uri = f"sip:{self.domain}"
+        extra = [f"Expires: {expires}"]
+        first = self.send(self.request("REGISTER", uri, extra))
+        if first is None or first.status != 401:
+            return first
+        challenge = parse_auth(first.get_all("www-authenticate")[0])
+        auth = answer_challenge(challenge, method="REGISTER", uri=uri, username=self.user,
+                                password=password, cnonce=uuid.uuid4().hex[:8])
+        return self.send(self.request("REGISTER", uri, [*extra, f"Authorization: {auth}"]))
