@@ -848,7 +848,7 @@ def dial(
     The trunk scenarios (trunk_answered.xml, trunk_expect.xml) send no credentials;
     give the trunk's port as `local_port`. SDP offers audio on `rtp_port`."""
     extra: dict[str, str] = {}
-    if scenario != "uac_expect.xml" and scenario != "trunk_expect.xml":
+    if "rtp_port" in (SCENARIOS / scenario).read_text(encoding="utf-8"):
         extra["rtp_port"] = str(rtp_port or free_port())
     if expect_status is not None:
         extra["expect_status"] = str(expect_status)

@@ -10,8 +10,6 @@ who got CANCEL and with which Reason, and the caller's final response.
 
 from __future__ import annotations
 
-import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,6 @@ import pytest
 from harness import (
     Phone,
     SippHandle,
-    SippMessage,
     SippResult,
     SwitchProcess,
     dial,
@@ -29,11 +26,19 @@ from harness import (
     start_phones,
     start_switch,
 )
+from observe import (
+    REASON_ELSEWHERE,
+    cancels,
+    invites,
+    mailboxes,
+    reasons,
+    sent_invite_time,
+    wait_event,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.sipp]
 
 DOMAIN = "zeta.example"
-REASON_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
 FEATURES = {
     "pickup": "*8",
     "pickup_numbering": "39X",
@@ -139,55 +144,22 @@ def feature(switch: SwitchProcess, workdir: Path, caller: str, dialled: str) -> 
     return result
 
 
-def invites(messages: list[SippMessage]) -> list[SippMessage]:
-    return [m for m in messages if m.direction == "received" and m.is_request
-            and m.method == "INVITE"]
 
 
-def cancels(messages: list[SippMessage]) -> list[SippMessage]:
-    return [m for m in messages if m.direction == "received" and m.is_request
-            and m.method == "CANCEL"]
 
 
-def reasons(message: SippMessage) -> list[str]:
-    return [re.sub(r"\s*([;=])\s*", r"\1", r) for r in message.headers("Reason")]
 
 
-def sent_invite_time(result: SippResult) -> float:
-    """When the caller sent its (authenticated) INVITE."""
-    sent = [m for m in result.sent("INVITE") if m.is_request]
-    t = sent[-1].time
-    assert t is not None
-    return t
 
 
 def finish(phone: Phone, what: str) -> SippResult:
     return phone.wait(30).assert_ok(f"phone {phone.number}: {what}")
 
 
-def events(switch: SwitchProcess, name: str) -> list[dict[str, Any]]:
-    return [e for e in switch.events() if e.get("event") == name]
 
 
-def mailboxes(switch: SwitchProcess) -> list[str]:
-    """The mailboxes calls went to, in order (route log `call.coverage` to voicemail)."""
-    out = []
-    for e in events(switch, "call.coverage"):
-        if e.get("decision") == "Voicemail":
-            found = re.search(r"box='?(\d+)", str(e.get("target")))
-            out.append(found[1] if found else str(e.get("target")))
-    return out
 
 
-def wait_event(switch: SwitchProcess, name: str, timeout: float = 5.0,
-               **match: Any) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for e in events(switch, name):
-            if all(str(e.get(k)) == str(v) for k, v in match.items()):
-                return e
-        time.sleep(0.05)
-    raise AssertionError(f"no {name} {match} in the switch log")
 
 
 # ---------------------------------------------------------------------------------------
