@@ -5,7 +5,12 @@ only the switch's side is timed (Endpoint.receive plus the event pump), so the
 figure is the switch's own CPU per call: INVITE -> 407 -> ACK -> INVITE (digest)
 -> 100/180/200 -> ACK -> BYE -> 200, forked to the callee's one contact.
 
-    .venv/bin/python benchmarks/bench_calls.py [calls] [--profile]
+    .venv/bin/python benchmarks/bench_calls.py [calls] [--target=extension|hunt|calling]
+                                               [--log] [--profile]
+
+`hunt` dials a round-robin hunt group of the three phones (each call rings one member,
+who answers); `calling` dials a calling group of the three (all ring, the first answers,
+the other two get CANCEL and answer 200 + 487).
 """
 
 from __future__ import annotations
@@ -40,10 +45,18 @@ customers:
     extensions:
       - {number: "100", name: Caller, password: pw100, user_group: users}
       - {number: "200", name: Callee, password: pw200, user_group: users}
+      - {number: "201", name: Second, password: pw201, user_group: users}
+      - {number: "202", name: Third, password: pw202, user_group: users}
+    hunt_groups:
+      - {name: hunt, number: "600", strategy: round_robin, members: ["200", "201", "202"],
+         ring_seconds: 10}
+    calling_groups:
+      - {name: ring-all, number: "700", members: ["200", "201", "202"], ring_seconds: 20}
 """
 SWITCH = ("127.0.0.1", 5060)
 CALLER = ("127.0.0.1", 7000)
 CALLEE = ("127.0.0.1", 7001)
+PHONES = {"200": CALLEE, "201": ("127.0.0.1", 7002), "202": ("127.0.0.1", 7003)}
 SDP = (b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
        b"m=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
 
@@ -66,9 +79,11 @@ class Bench:
         self.now = 1_000_000.0
         self.endpoint = Endpoint(local={Transport.UDP: SWITCH}, ids=IdSource(1))
         store = MemoryStore()
-        store.save(Binding(aor="200@bench.test", contact="sip:200@127.0.0.1:7001",
-                           source=CALLEE, transport="UDP", expires_at=self.now + 1e6,
-                           call_id="reg", cseq=1))
+        for number, address in PHONES.items():
+            store.save(Binding(aor=f"{number}@bench.test",
+                               contact=f"sip:{number}@127.0.0.1:{address[1]}",
+                               source=address, transport="UDP", expires_at=self.now + 1e6,
+                               call_id=f"reg{number}", cseq=1))
         self.switch = Switch(
             endpoint=self.endpoint, directory=Directory.build(parse_config(CONFIG)),
             location=store, state_store=store, ids=self.endpoint.ids,
@@ -77,7 +92,8 @@ class Bench:
             now=self.now, voicemail=VoicemailStore(__import__("pathlib").Path("/tmp/bc")),
         )
         self.switch_time = 0.0
-        self.inbox: dict[tuple[str, int], list[bytes]] = {CALLER: [], CALLEE: []}
+        self.inbox: dict[tuple[str, int], list[bytes]] = {CALLER: [], **{
+            a: [] for a in PHONES.values()}}
 
     def send(self, data: bytes, source: tuple[str, int]) -> None:
         start = time.perf_counter()
@@ -94,20 +110,20 @@ class Bench:
         self.inbox[who] = []
         return got
 
-    def call(self, n: int) -> None:
+    def call(self, n: int, dialled: str = "200") -> None:
         call_id = f"call-{n}"
         def invite(cseq: int, auth: str | None) -> bytes:
             headers = [
                 ("via", f"SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bK{n}x{cseq};rport"),
-                ("from", f"<sip:100@bench.test>;tag=t{n}"), ("to", "<sip:200@bench.test>"),
+                ("from", f"<sip:100@bench.test>;tag=t{n}"), ("to", f"<sip:{dialled}@bench.test>"),
                 ("call-id", call_id), ("cseq", f"{cseq} INVITE"), ("max-forwards", "70"),
                 ("contact", "<sip:100@127.0.0.1:7000>"), ("content-type", "application/sdp")]
             if auth:
                 headers.append(("proxy-authorization", auth))
             return serialize(Request("INVITE", parse_message(
-                b"OPTIONS sip:200@bench.test SIP/2.0\r\nVia: SIP/2.0/UDP x;branch=z9hG4bKa\r\n"
-                b"From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n"
-            ).uri, headers, SDP))
+                f"OPTIONS sip:{dialled}@bench.test SIP/2.0\r\nVia: SIP/2.0/UDP x;branch=z9hG4bKa\r\n"
+                "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n"
+            .encode()).uri, headers, SDP))
         self.send(invite(1, None), CALLER)
         challenge = next(m for m in self.take(CALLER)
                          if isinstance(m, Response) and m.status != 100)
@@ -118,21 +134,32 @@ class Bench:
             ("max-forwards", "70")]))
         self.send(ack, CALLER)
         chal = parse_auth(challenge.get("proxy-authenticate") or "")
-        auth = answer_challenge(chal, method="INVITE", uri="sip:200@bench.test",
+        auth = answer_challenge(chal, method="INVITE", uri=f"sip:{dialled}@bench.test",
                                 username="100", password="pw100", cnonce="abc")
         self.send(invite(2, auth), CALLER)
-        forked = next(m for m in self.take(CALLEE) if isinstance(m, Request))
+        forks = {a: m for a in PHONES.values() for m in self.take(a) if isinstance(m, Request)}
         self.take(CALLER)
-        ringing = make_response(forked, 180, to_tag=f"c{n}")
-        self.send(serialize(ringing), CALLEE)
-        ok = make_response(forked, 200, to_tag=f"c{n}")
-        ok.add("contact", "<sip:200@127.0.0.1:7001>")
+        for address, invite_to in forks.items():
+            self.send(serialize(make_response(invite_to, 180, to_tag=f"c{n}{address[1]}")),
+                      address)
+        # the first phone (or the one hunt member rung) answers; the others are cancelled
+        winner = CALLEE if CALLEE in forks else next(iter(forks))
+        forked = forks[winner]
+        ok = make_response(forked, 200, to_tag=f"c{n}{winner[1]}")
+        ok.add("contact", f"<sip:x@127.0.0.1:{winner[1]}>")
         ok.add("content-type", "application/sdp")
         ok.body = SDP
-        self.send(serialize(ok), CALLEE)
+        self.send(serialize(ok), winner)
         answered = [m for m in self.take(CALLER) if isinstance(m, Response) and m.status == 200]
         assert answered, "caller got no 200"
-        self.take(CALLEE)  # our ACK
+        self.take(winner)  # our ACK
+        for address, invite_to in forks.items():
+            for cancel in [m for m in self.take(address) if isinstance(m, Request)]:
+                assert cancel.method == "CANCEL", cancel
+                self.send(serialize(make_response(cancel, 200)), address)
+                self.send(serialize(make_response(invite_to, 487, to_tag=f"c{n}{address[1]}")),
+                          address)
+            self.take(address)  # the ACK for the 487
         to = answered[0].get("to") or ""
         self.send(serialize(Request("ACK", parse_message(b"ACK sip:s@127.0.0.1:5060 SIP/2.0\r\n"
             b"Via: SIP/2.0/UDP x;branch=z9hG4bKa\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\n"
@@ -145,29 +172,35 @@ class Bench:
             ("via", f"SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bK{n}bye;rport"),
             ("from", f"<sip:100@bench.test>;tag=t{n}"), ("to", to), ("call-id", call_id),
             ("cseq", "3 BYE"), ("max-forwards", "70")])), CALLER)
-        bye = next(m for m in self.take(CALLEE) if isinstance(m, Request))
-        self.send(serialize(make_response(bye, 200)), CALLEE)
+        bye = next(m for m in self.take(winner) if isinstance(m, Request))
+        self.send(serialize(make_response(bye, 200)), winner)
         self.take(CALLER)
         self.now += 0.001
 
 
+TARGETS = {"extension": "200", "hunt": "600", "calling": "700"}
+
+
 def main() -> None:
     calls = int(next((a for a in sys.argv[1:] if a.isdigit()), "2000"))
+    target = next((a[len("--target="):] for a in sys.argv if a.startswith("--target=")),
+                  "extension")
+    dialled = TARGETS[target]
     bench = Bench()
     for n in range(200):  # warm-up
-        bench.call(n)
+        bench.call(n, dialled)
     bench.switch_time = 0.0
     profiler = cProfile.Profile() if "--profile" in sys.argv else None
     if profiler:
         profiler.enable()
     for n in range(200, 200 + calls):
-        bench.call(n)
+        bench.call(n, dialled)
     if profiler:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     per_call = bench.switch_time / calls
     sys.stdout = sys.__stdout__
-    print(f"{calls} calls: switch CPU {per_call * 1e3:.3f} ms per call "
+    print(f"{target} ({dialled}) {calls} calls: switch CPU {per_call * 1e3:.3f} ms per call "
           f"-> {1 / per_call:,.0f} calls/s on one core (no sockets, no logging)")
 
 
