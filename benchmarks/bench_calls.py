@@ -28,6 +28,7 @@ from sipstack.message import Request, Response, make_response
 from sipstack.parse import parse_message
 from sipstack.serialize import serialize
 from sipstack.transport import Transport
+from sipstack.uri import parse_uri
 from switch.auth import AuthThrottle, DigestAuthenticator, answer_challenge
 from switch.core import Switch
 from switch.directory import Directory
@@ -120,10 +121,8 @@ class Bench:
                 ("contact", "<sip:100@127.0.0.1:7000>"), ("content-type", "application/sdp")]
             if auth:
                 headers.append(("proxy-authorization", auth))
-            return serialize(Request("INVITE", parse_message(
-                f"OPTIONS sip:{dialled}@bench.test SIP/2.0\r\nVia: SIP/2.0/UDP x;branch=z9hG4bKa\r\n"
-                "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n"
-            .encode()).uri, headers, SDP))
+            return serialize(Request("INVITE", parse_uri(f"sip:{dialled}@bench.test"),
+                                     headers, SDP))
         self.send(invite(1, None), CALLER)
         challenge = next(m for m in self.take(CALLER)
                          if isinstance(m, Response) and m.status != 100)
@@ -161,9 +160,7 @@ class Bench:
                           address)
             self.take(address)  # the ACK for the 487
         to = answered[0].get("to") or ""
-        self.send(serialize(Request("ACK", parse_message(b"ACK sip:s@127.0.0.1:5060 SIP/2.0\r\n"
-            b"Via: SIP/2.0/UDP x;branch=z9hG4bKa\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\n"
-            b"Call-ID: x\r\nCSeq: 1 ACK\r\n\r\n").uri, [
+        self.send(serialize(Request("ACK", parse_uri("sip:s@127.0.0.1:5060"), [
             ("via", f"SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bK{n}ack;rport"),
             ("from", f"<sip:100@bench.test>;tag=t{n}"), ("to", to), ("call-id", call_id),
             ("cseq", "2 ACK"), ("max-forwards", "70")])), CALLER)
