@@ -209,6 +209,32 @@ def test_round_robin_nine_calls_start_three_times_at_each(make_switch, sipp_dir:
     assert order == ["3101", "3102", "3103"] * 3
 
 
+def test_round_robin_continues_down_the_list(make_switch, sipp_dir: Path) -> None:
+    switch = make_switch(hunt_groups=[{
+        "name": "sales-line", "number": "3510", "strategy": "round_robin",
+        "members": ["3101", "3102", "3103"], "ring_seconds": 1,
+    }])
+    (a,) = phones(switch, sipp_dir, ["3101"], "ooc_ring.xml")
+    (b,) = phones(switch, sipp_dir, ["3102"], "ooc_answer.xml", pause_ms=50, calls=2)
+    (c,) = phones(switch, sipp_dir, ["3103"], "ooc_answer.xml", pause_ms=50)
+    # call 1 starts at 3101, which rings out: on down the list to 3102
+    first = call(switch, sipp_dir, "3510", pause_ms=50)
+    first.assert_ok("3102 answers after 3101 rang out")
+    # call 2 starts at the member after 3101: 3102; call 3 after that: 3103
+    second = call(switch, sipp_dir, "3510", pause_ms=50)
+    second.assert_ok("3102 answers at once")
+    third = call(switch, sipp_dir, "3510", pause_ms=50)
+    third.assert_ok("3103 answers at once")
+    ra, rb, rc = finish(a, "rang out"), finish(b, "two calls"), finish(c, "one call")
+    t1, t2, t3 = (sent_invite_time(r) for r in (first, second, third))
+    (ta,) = (float(m.time or 0) for m in invites(ra.messages))
+    tb1, tb2 = (float(m.time or 0) for m in invites(rb.messages))
+    (tc,) = (float(m.time or 0) for m in invites(rc.messages))
+    assert abs(ta - t1) < SLACK and abs(tb1 - (t1 + 1)) < SLACK
+    assert abs(tb2 - t2) < SLACK
+    assert abs(tc - t3) < SLACK
+
+
 # ---------------------------------------------------------------------------------------
 # hunt groups: who is skipped
 
