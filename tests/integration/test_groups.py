@@ -258,6 +258,23 @@ def test_hunt_skips_a_member_on_a_call(make_switch, sipp_dir: Path) -> None:
     assert abs(float(invites(rb.messages)[0].time or 0) - sent_invite_time(result)) < SLACK
 
 
+def test_hunt_moves_on_at_once_when_a_member_answers_busy(make_switch, sipp_dir: Path) -> None:
+    # 3101's phone says 486: the hunt does not wait ring_seconds, nor follow 3101's coverage
+    switch = make_switch(
+        hunt_groups=[{"name": "helpdesk", "number": "3500", "strategy": "sequential",
+                      "members": ["3101", "3102"], "ring_seconds": 5}],
+        coverage={"3101": {"busy": "voicemail:3106"}},
+    )
+    (a,) = phones(switch, sipp_dir, ["3101"], "ooc_busy.xml")
+    (b,) = phones(switch, sipp_dir, ["3102"], "ooc_answer.xml", pause_ms=50)
+    result = call(switch, sipp_dir, "3500", pause_ms=50)
+    result.assert_ok("3102 answers")
+    finish(a, "busy")
+    (got,) = invites(finish(b, "answered").messages)
+    assert abs(float(got.time or 0) - sent_invite_time(result)) < SLACK
+    assert mailboxes(switch) == []
+
+
 def test_block_with_code_then_unblock_restores_hunting(make_switch, sipp_dir: Path) -> None:
     switch = make_switch(hunt_groups=[{
         "name": "helpdesk", "number": "3500", "strategy": "sequential",
