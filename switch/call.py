@@ -61,6 +61,7 @@ class LocalApp(Protocol):
     """A call answered by the switch itself; told when the call ends."""
 
     def close(self) -> None: ...
+    def renegotiate(self, offer: bytes) -> bytes: ...
 
 
 class Relay:
@@ -79,7 +80,7 @@ class Relay:
 class Call:
     __slots__ = ("host", "a", "forks", "b", "phase", "relays", "pending_ack", "log",
                  "answered_at", "timer", "step", "app", "started_at", "final_status",
-                 "ended_at", "end_reason")
+                 "ended_at", "end_reason", "caller_acked", "pending_caller_bye")
 
     def __init__(self, host: CallHost, a: InboundLeg) -> None:
         self.host = host
@@ -96,6 +97,10 @@ class Call:
         self.final_status: int | None = None  # what the caller's INVITE was answered with
         self.ended_at: float | None = None
         self.end_reason = ""
+        # RFC 3261 §15: no BYE on the caller's dialog before its ACK for our 2xx arrived
+        # (or the 2xx retransmission gave up); a BYE due earlier waits here.
+        self.caller_acked = False
+        self.pending_caller_bye = False
         self.timer: Timer | None = None  # the router's ring-step / no-answer deadline
         self.step: object | None = None  # the router's record of what is ringing now
         self.app: LocalApp | None = None  # the switch itself answers (voicemail, features)
@@ -136,8 +141,10 @@ class Call:
         if fork is not None and response.cseq.method == "INVITE":
             self._on_fork_response(fork, response, now)
             return
-        relay = self.relays.pop(tx_id, None)
+        relay = self.relays.get(tx_id)
         if relay is not None:
+            if response.status >= 200:
+                del self.relays[tx_id]
             self._relay_response(relay, response, now)
 
     def _on_fork_response(self, fork: OutboundLeg, response: Response, now: float) -> None:
@@ -164,11 +171,19 @@ class Call:
             # RFC 3261 §16.7: a 6xx ends the search; the other branches are cancelled
             self.cancel_forks(now, None)
         if not self.active_forks():
-            statuses = [f.last_status for f in self.forks.values()]
+            # forks of earlier ring steps that we cancelled do not speak for this one
+            statuses = [f.last_status for f in self.forks.values()
+                        if f.state is ForkState.FAILED and f.last_status >= 300]
             if not self.host.fork_failed(self, statuses):
                 self.reject(best_failure(statuses), now)
 
     def _on_fork_answered(self, fork: OutboundLeg, response: Response, now: float) -> None:
+        if fork is self.b and fork.dialog is not None \
+                and response.to.tag == fork.dialog.remote_tag:
+            # The winner retransmitting its 2xx (RFC 3261 §13.3.1.4): the endpoint
+            # re-sends our ACK once we have sent one; a delayed-offer ACK is still waiting
+            # for the caller's answer. Either way this is not a new fork.
+            return
         dialog = Dialog.as_uac(fork.invite, response)
         if self.phase is not CallPhase.ALERTING or fork.state is ForkState.FAILED:
             # A second 2xx (a fork that answered as we cancelled it): ACK and hang it up.
@@ -248,16 +263,21 @@ class Call:
 
     def reject(self, status: int, now: float, reason: str | None = None) -> None:
         """Final non-2xx to the caller; the call is over."""
+        if status < 300:
+            status = 500  # never a provisional or success as a refusal
         if not self.a.final_sent:
             self._send_to_caller(status, reason or _reason(status), None)
         self.cancel_forks(now, None)
         self.end(f"rejected {status}")
 
-    def on_caller_cancel(self, now: float) -> None:
-        """The caller's CANCEL (the endpoint already said 200 to it): 487, cancel every fork."""
+    def on_caller_cancel(self, now: float, reason: str | None = None) -> None:
+        """The caller's CANCEL (the endpoint already said 200 to it): 487, cancel every fork.
+
+        The caller's own Reason (RFC 3326), e.g. "call completed elsewhere" from a forking
+        proxy in front of it, is passed on so the phones do not log a missed call."""
         if self.phase in (CallPhase.ANSWERED, CallPhase.ENDED):
             return
-        self.cancel_forks(now, None)
+        self.cancel_forks(now, reason)
         if not self.a.final_sent:
             self._send_to_caller(487, "Request Terminated", None)
         self.end("caller cancelled")
@@ -269,9 +289,19 @@ class Call:
         if mine is None:
             return
         if request.method == "ACK":
-            self._on_ack(request, from_caller)
+            if from_caller and request.cseq.seq == self.a.invite.cseq.seq:
+                self._caller_acked(now)
+            if self.phase is not CallPhase.ENDED:
+                self._on_ack(request, from_caller)
             return
         assert tx_id is not None
+        if self.phase is CallPhase.ENDED:
+            # RFC 3261 §12.2.2: the dialog is gone. A crossed BYE is simply confirmed.
+            if request.method == "BYE":
+                self._answer(request, 200, "OK")
+            else:
+                self._answer(request, 481, "Call/Transaction Does Not Exist")
+            return
         try:
             mine.check_remote_cseq(request)
         except RemoteProtocolError as exc:
@@ -300,6 +330,9 @@ class Call:
                        now: float) -> None:
         other: InboundLeg | OutboundLeg | None = self.b if from_caller else self.a
         mine_leg: InboundLeg | OutboundLeg | None = self.a if from_caller else self.b
+        if from_caller and other is None and self.app is not None:
+            self._answer_locally_in_dialog(request)
+            return
         if other is None or other.dialog is None or mine_leg is None or mine_leg.dialog is None:
             self._answer(request, 481, "Call/Transaction Does Not Exist")
             return
@@ -341,6 +374,25 @@ class Call:
         if response.status > 100:
             self.host.endpoint.send_response(out, now)
 
+    def _answer_locally_in_dialog(self, request: Request) -> None:
+        """The switch itself is the other party (voicemail, a feature code): a re-INVITE
+        (hold, session refresh) is answered from the media session, INFO/UPDATE with 200."""
+        assert self.app is not None
+        if request.method == "INVITE" and request.body:
+            answer = self.app.renegotiate(request.body)
+            if self.a.dialog is not None:
+                self.a.dialog.update_target(request)
+            response = make_response(request, 200, "OK")
+            response.add("contact", self.host.contact_for(self.a.peer[1]))
+            response.add("content-type", "application/sdp")
+            response.body = answer
+            self.host.endpoint.send_response(response, self.host.now)
+            return
+        if request.method in ("INVITE", "INFO", "UPDATE", "OPTIONS", "NOTIFY"):
+            self._answer(request, 200, "OK")
+            return
+        self._answer(request, 405, "Method Not Allowed")
+
     def _answer(self, request: Request, status: int, reason: str) -> None:
         tag = request.to.tag
         response = make_response(request, status, reason, to_tag=None if tag else self.a.local_tag)
@@ -349,18 +401,38 @@ class Call:
     # -- the end ------------------------------------------------------------------------
     def hang_up(self, now: float, *, from_caller: bool | None) -> None:
         """End an answered call: BYE to the side(s) that did not hang up."""
+        if self.phase is CallPhase.ENDED:
+            return
         targets: list[InboundLeg | OutboundLeg] = []
         if from_caller is not True:
             targets.append(self.a)
         if from_caller is not False and self.b is not None:
             targets.append(self.b)
         for leg in targets:
-            if leg.dialog is not None:
-                bye = leg.dialog.create_request("BYE")
-                dest, transport = leg.peer
-                self.host.endpoint.send_request(bye, dest, transport, now)
+            if leg is self.a and not self.caller_acked:
+                self.pending_caller_bye = True
+            else:
+                self._send_bye(leg, now)
         self.end("hangup by " + ("caller" if from_caller else "callee" if from_caller is False
                                  else "switch"))
+
+    def _send_bye(self, leg: InboundLeg | OutboundLeg, now: float) -> None:
+        if leg.dialog is not None:
+            bye = leg.dialog.create_request("BYE")
+            dest, transport = leg.peer
+            self.host.endpoint.send_request(bye, dest, transport, now)
+
+    def _caller_acked(self, now: float) -> None:
+        self.caller_acked = True
+        if self.pending_caller_bye:
+            self.pending_caller_bye = False
+            self._send_bye(self.a, now)
+
+    def ack_timed_out(self, now: float) -> None:
+        """Our 2xx to the caller was never ACKed (64*T1): the session is over (§13.3.1.4)."""
+        self.log.warning("call.ack_timeout")
+        self._caller_acked(now)
+        self.hang_up(now, from_caller=None)
 
     def on_timeout(self, tx_id: str, now: float) -> None:
         """Timer B/F or a transport failure on one of our client transactions."""
@@ -403,14 +475,16 @@ def best_failure(statuses: list[int]) -> int:
     6xx wins; a busy callee is reported as busy (486) in preference to the others;
     a callee that never answered (408 timeouts only) is 480 Temporarily Unavailable.
     """
-    if not statuses:
-        return 480
+    statuses = [s for s in statuses if s >= 300]
     for s in statuses:
         if s >= 600:
             return s
     if 486 in statuses:
         return 486
-    meaningful = [s for s in statuses if s not in (408, 487, 503)]
+    # A redirect or a challenge from a phone makes no sense to the caller without the
+    # phone's headers (RFC 3261 §16.7 would have us merge them; a B2BUA does not relay
+    # them), and 5xx/408/487 say nothing about the callee: those become 480.
+    meaningful = [s for s in statuses if 400 <= s < 500 and s not in (401, 407, 408, 487)]
     return min(meaningful) if meaningful else 480
 
 

@@ -151,7 +151,7 @@ class Switch:
         elif isinstance(event, CancelReceived):
             call = self.calls_by_tx.get(event.invite_tx_id)
             if call is not None:
-                call.on_caller_cancel(now)
+                call.on_caller_cancel(now, event.cancel.get("reason"))
         elif isinstance(event, TransactionTimedOut | TransportFailed):
             call = self.calls_by_tx.get(event.tx_id)
             if call is not None:
@@ -159,8 +159,7 @@ class Switch:
         elif isinstance(event, AckTimedOut):
             call = self.calls_by_tx.get(event.tx_id)
             if call is not None:
-                call.log.warning("call.ack_timeout")
-                call.hang_up(now, from_caller=None)
+                call.ack_timed_out(now)
         elif isinstance(event, MessageRejected):
             self.counters["sip_rejected"] += 1
             log.warning("sip.rejected", source=f"{event.source[0]}:{event.source[1]}",

@@ -40,6 +40,9 @@ class SessionApp:
         self.session = session
         self.on_close: Callable[[], None] | None = None
 
+    def renegotiate(self, offer: bytes) -> bytes:
+        return self.session.renegotiate(offer)
+
     def close(self) -> None:
         self.session.close()
         if self.on_close is not None:
@@ -61,7 +64,8 @@ class MailboxService:
             return
 
         def opened(session: MediaSessionPort | None, sdp: bytes, status: int) -> None:
-            if call.phase is CallPhase.ENDED:
+            if call.phase not in (CallPhase.ROUTING, CallPhase.ALERTING) or call.a.final_sent:
+                # the caller hung up, or a callee's answer crossed our move to voicemail
                 if session is not None:
                     session.close()
                 return
