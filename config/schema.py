@@ -221,6 +221,10 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_failures: Annotated[int, Meta(ge=1)] = 10
     """Failed attempts per source address within `failure_window` before it is refused."""
     failure_window: Annotated[int, Meta(ge=1)] = 60
+    invite_401_user_agents: tuple[str, ...] = ("pyVoIP",)
+    """User-Agent prefixes whose INVITEs are challenged with 401 (WWW-Authenticate) instead of
+    407: pyVoIP 1.6.8 answers only a 401 and waits forever on a 407. Every other phone gets
+    407, as a B2BUA on the call path should send."""
 
 
 class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -87,7 +87,14 @@ class Endpoint:
 
     # -- shell side -------------------------------------------------------------------
     def outgoing(self) -> list[Datagram]:
-        """Everything to send since the last call (drains)."""
+        """Everything to send since the last call (drains).
+
+        Flushing is also when a new INVITE's 100 Trying is decided: the TU has seen the
+        request by now, and an INVITE it already answered needs none (RFC 3261 §17.2.1).
+        That saves a datagram per digest challenge, and phones that take the first
+        response to an INVITE for the interesting one (pyVoIP 1.6.8) see the challenge."""
+        if self.transactions.trying_due:
+            self.transactions.send_trying(self._now)
         out = self._out[:]
         self._out.clear()
         return out
@@ -143,6 +150,13 @@ class Endpoint:
     ) -> None:
         key = server_key(request, request.method)
         tx = self.transactions.server.get(key)
+        if tx is not None and tx.request.cseq.seq != request.cseq.seq:
+            # Not a retransmission but a new request reusing the branch, against §8.1.1.7
+            # ("the branch ID MUST be unique"): pyVoIP 1.6.8 re-sends its INVITE with
+            # credentials on the challenged INVITE's branch and a higher CSeq. The old
+            # transaction only absorbed retransmissions; the new request gets its own.
+            self.transactions.forget(tx)
+            tx = None
         if tx is not None:
             # §17.2.3: a retransmission goes to its transaction (resends, absorbs)
             self.transactions.feed(tx, _REQUEST, now, request)

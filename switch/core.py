@@ -33,7 +33,7 @@ from sipstack.uri import SipUri
 
 from .auth import AuthFailed, AuthOk, AuthStale, AuthThrottle, DigestAuthenticator
 from .call import ALLOW, Call
-from .directory import Directory
+from .directory import Customer, Directory
 from .extension_state import ExtensionKey, ExtensionStates, LineState
 from .feature_codes import FeatureCodes
 from .hunt_state import HuntState
@@ -73,6 +73,7 @@ class Switch:
         now: float,
         voicemail: VoicemailStore,
         media: MediaPort | None = None,
+        invite_401_user_agents: tuple[str, ...] = (),
     ) -> None:
         self.endpoint = endpoint
         self.directory = directory
@@ -91,6 +92,7 @@ class Switch:
         self.calls_by_dialog: dict[tuple[str, str], Call] = {}
         self.calls: dict[str, Call] = {}
         self.media = media
+        self.invite_401_user_agents = invite_401_user_agents
         self.hunt_state = HuntState(state_store)
         self.router = CallRouter(self)
         self.hunting = HuntRunner(self, self.hunt_state)
@@ -237,7 +239,7 @@ class Switch:
         if not isinstance(to_uri, SipUri) or to_uri.user is None:
             self.reply(request, 404, "Not Found (To must be sip:extension@domain)")
             return
-        customer = self.directory.customer_by_domain(to_uri.host)
+        customer = customer_of(self.directory, request, to_first=True)
         extension = (self.directory.extension(customer.name, to_uri.user)
                      if customer is not None else None)
         if customer is None or extension is None:
@@ -303,6 +305,24 @@ class Switch:
         if removed:
             log.info("registrar.purged", bindings=removed)
         self.timers.call_at(now + PURGE_INTERVAL, self._purge)
+
+
+def customer_of(directory: Directory, request: Request, *,
+                to_first: bool = False) -> Customer | None:
+    """The customer a phone's request belongs to: the first of its From, To and
+    Request-URI hosts that is a customer's domain (contract: "whose domain is in its
+    From/To URI"). Phones that put an IP address there (pyVoIP names its own address in
+    From and the server's in To) still find the only customer of a single-tenant switch
+    (PEERS.md pain point 9); with several customers they must send a domain."""
+    uris = [request.to.uri, request.from_.uri] if to_first else [request.from_.uri,
+                                                                   request.to.uri]
+    for uri in (*uris, request.uri):
+        if isinstance(uri, SipUri):
+            found = directory.customer_by_domain(uri.host)
+            if found is not None:
+                return found
+    customers = directory.customers
+    return customers[0] if len(customers) == 1 else None
 
 
 def call_record(call: Call) -> str:

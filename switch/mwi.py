@@ -99,9 +99,9 @@ class MessageWaiting:
         request = event.request
         uri = request.uri
         target = uri.user if isinstance(uri, SipUri) else None
-        to_uri = request.to.uri
-        host = to_uri.host if isinstance(to_uri, SipUri) else None
-        customer = sw.directory.customer_by_domain(host) if host else None
+        from .core import customer_of
+
+        customer = customer_of(sw.directory, request, to_first=True)
         if customer is None or target is None or sw.directory.extension(customer.name,
                                                                         target) is None:
             sw.reply(request, 404)

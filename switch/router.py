@@ -135,9 +135,9 @@ class CallRouter:
         trunk = sw.directory.trunk_by_source(*event.source)
         if trunk is not None:
             return Caller(trunk[0].name, None, trunk[1])
-        from_uri = request.from_.uri
-        host = from_uri.host if isinstance(from_uri, SipUri) else None
-        customer = sw.directory.customer_by_domain(host) if host else None
+        from .core import customer_of
+
+        customer = customer_of(sw.directory, request)
         if customer is None:
             sw.reply(request, 403, "Forbidden (unknown domain)")
             return None
@@ -148,10 +148,23 @@ class CallRouter:
             ext = directory.extension(name, user)
             return ext.password if ext is not None else None
 
-        username = sw.authenticate(event, customer.domain, "proxy-authorization", password_of)
+        username = sw.authenticate(event, customer.domain, self._credentials_header(request),
+                                   password_of)
         if username is None:
             return None
         return Caller(customer.name, username)
+
+    def _credentials_header(self, request: Request) -> str:
+        """Proxy-Authorization (407), the normal case; Authorization (401) for a phone that
+        already sent one, or whose User-Agent is listed in `server.auth.invite_401_user_agents`."""
+        if request.has("proxy-authorization"):
+            return "proxy-authorization"
+        if request.has("authorization"):
+            return "authorization"
+        agent = request.get("user-agent") or ""
+        if any(agent.startswith(prefix) for prefix in self.switch.invite_401_user_agents):
+            return "authorization"
+        return "proxy-authorization"
 
     def _new_call(self, event: RequestReceived, caller: Caller) -> Call:
         sw = self.switch

@@ -96,6 +96,7 @@ class Runtime:
             now=now,
             voicemail=VoicemailStore(state_dir),
             media=self.media_port,
+            invite_401_user_agents=auth.invite_401_user_agents,
         )
         if server.admin is not None:
             self.admin = await serve_admin(server.admin.host, server.admin.port,
@@ -176,6 +177,7 @@ class Runtime:
             log.warning("reload.listen_unchanged",
                         detail="listen addresses change only on restart")
         self.config = config
+        self.switch.invite_401_user_agents = config.server.auth.invite_401_user_agents
         self.switch.reload(Directory.build(config))
         log.info("reloaded", config=self.config_path)
 

@@ -54,9 +54,14 @@ class Ist(Transaction[IstState]):
         """§17.2.1: "When a server transaction is constructed for a request, it
         enters the "Proceeding" state. The server transaction MUST generate a 100
         (Trying) response unless it knows that the TU will generate a provisional
-        or final response within 200 ms"."""
+        or final response within 200 ms".
+
+        The endpoint calls this when it flushes: if the TU already answered while the
+        request's event was being handled (a challenge, a 404, a 180), that answer is
+        on its way and the 100 is left out; otherwise the 100 goes now."""
         out: list[Effect] = []
-        self.send(serialize(make_response(self.request, 100)), out)
+        if self.last is None and self.state is IstState.PROCEEDING:
+            self.send(serialize(make_response(self.request, 100)), out)
         return out
 
     def step(self, inp: TxInput, now: float, message: Message | None = None) -> list[Effect]:

@@ -30,7 +30,7 @@ Upcall = tuple[Transaction[Any], Effect]
 
 
 class TransactionLayer:
-    __slots__ = ("config", "out", "client", "server", "_heap", "_seq")
+    __slots__ = ("config", "out", "client", "server", "_heap", "_seq", "trying_due")
 
     def __init__(self, config: TimerConfig, out: list[Datagram] | None = None) -> None:
         self.config = config
@@ -39,6 +39,7 @@ class TransactionLayer:
         self.server: dict[ServerKey, ServerTx] = {}
         self._heap: list[tuple[float, int, str | ServerKey, TxInput]] = []
         self._seq = 0
+        self.trying_due: list[Ist] = []  # new INVITEs whose 100 Trying is decided at flush
 
     def __len__(self) -> int:
         return len(self.client) + len(self.server)
@@ -66,17 +67,24 @@ class TransactionLayer:
         transport: Transport,
         now: float,
     ) -> ServerTx:
-        """A new IST (which sends 100 Trying at once) or NIST."""
+        """A new IST (its 100 Trying waits for `send_trying`) or NIST."""
         tx_id = server_tx_id(key)
         tx: ServerTx
         if request.method == "INVITE":
             tx = Ist(tx_id, key, request, reply_to, transport, self.config)
             self.server[key] = tx
-            self._settle(tx, tx.start(now))
+            self.trying_due.append(tx)
         else:
             tx = Nist(tx_id, key, request, reply_to, transport, self.config)
             self.server[key] = tx
         return tx
+
+    def send_trying(self, now: float) -> None:
+        """100 Trying for every new INVITE the TU has not answered yet (§17.2.1)."""
+        due, self.trying_due = self.trying_due, []
+        for tx in due:
+            if not tx.terminated:
+                self._settle(tx, tx.start(now))
 
     # -- dispatch ---------------------------------------------------------------------
     def feed(
@@ -107,6 +115,10 @@ class TransactionLayer:
         if tx.terminated:
             self._forget(tx)
         return upcalls
+
+    def forget(self, tx: Transaction[Any]) -> None:
+        """Drop `tx` from the table at once (its timers then find nothing to fire)."""
+        self._forget(tx)
 
     def _forget(self, tx: Transaction[Any]) -> None:
         table: dict[Any, Any] = self.client if isinstance(tx.key, str) else self.server

@@ -8,7 +8,7 @@ RTP reaches the caller.
 pyVoIP names its server's address as the SIP domain (From/To `user@SERVER`), so the
 customer here has the domain `localhost`.
 
-NOT COVERED: pyVoIP placing the call. pyVoIP 1.6.8 authenticates an INVITE only after a
+pyVoIP placing a call: pyVoIP 1.6.8 authenticates an INVITE only after a
 401; the contract challenges INVITEs with 407, which pyVoIP drops ("TODO: Add 500 Error on
 Receiving SIP Response"; `SIPClient.invite` has returned already on the 100 Trying), so
 its call stays DIALING. Tried by hand against this switch with a registered SIPp callee.
@@ -93,3 +93,36 @@ def test_pyvoip_registers_answers_and_media_flows(switch: SwitchProcess) -> None
     loud = audio[np.abs(audio) > 10]
     assert loud.size > 4000, "the caller's audio reached pyVoIP"
     assert abs(dominant_frequency(audio) - 800) <= 10
+
+
+def test_pyvoip_places_a_call_through_the_switch(switch: SwitchProcess, tmp_path: Path) -> None:
+    """pyVoIP registers and dials: its INVITE is challenged with 401 (its User-Agent is
+    listed in `server.auth.invite_401_user_agents`), it answers with Authorization, the
+    registered SIPp phone rings and answers, and pyVoIP hangs up with BYE."""
+    from harness import start_phone
+
+    sipp_dir = tmp_path / "sipp"
+    sipp_dir.mkdir()
+    callee = start_phone(switch, sipp_dir, "302", "caller-pw", domain=DOMAIN, timeout=30)
+    rtp_low = free_port() // 2 * 2
+    phone = VoIPPhone(DOMAIN, switch.port, "301", "py-pw", myIP=HOST,
+                      sipPort=free_port(), rtpPortLow=rtp_low, rtpPortHigh=rtp_low + 40)
+    phone.start()
+    try:
+        assert phone.get_status() == PhoneStatus.REGISTERED
+        call = phone.call("302")
+        deadline = time.monotonic() + 10
+        while call.state != CallState.ANSWERED and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert call.state == CallState.ANSWERED, call.state
+        call.write_audio(b"\x80" * 1600)
+        time.sleep(0.5)
+        call.hangup()
+    finally:
+        phone.stop()
+    result = callee.wait(30).assert_ok("the SIPp phone pyVoIP called")
+    invite = result.received_requests("INVITE")[0]
+    assert "<sip:301@localhost>" in (invite.header("From") or "")
+    assert result.received_requests("BYE"), "pyVoIP's hang-up reached the callee"
+    events = [e for e in switch.events() if e.get("event") == "call.answered"]
+    assert events, switch.log_text()[-3000:]

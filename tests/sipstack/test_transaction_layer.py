@@ -92,12 +92,25 @@ def test_server_tx_and_local_protocol_error_removes_it() -> None:
     req = request("INVITE")
     key = server_key(req, "INVITE")
     tx = layer.start_server(req, key, DEST, Transport.UDP, 0.0)
-    assert layer.server[key] is tx and len(layer.out) == 1  # 100 Trying
+    assert layer.server[key] is tx and layer.out == []  # the 100 waits for the flush
+    layer.send_trying(0.0)
+    assert len(layer.out) == 1  # 100 Trying: the TU had not answered
     layer.feed(tx, TxInput.FAILURE, 0.1, make_response(req, 486, to_tag="t"))
     with pytest.raises(LocalProtocolError):
         layer.feed(tx, TxInput.SUCCESS, 0.2, make_response(req, 200, to_tag="t"))
     assert key not in layer.server
     assert layer.get_timer() is None
+
+
+def test_no_100_trying_when_the_tu_answered_first() -> None:
+    # RFC 3261 §17.2.1: no 100 when the TU answers within 200 ms; here, before the flush
+    layer = TransactionLayer(TimerConfig())
+    req = request("INVITE")
+    key = server_key(req, "INVITE")
+    tx = layer.start_server(req, key, DEST, Transport.UDP, 0.0)
+    layer.feed(tx, TxInput.FAILURE, 0.0, make_response(req, 407, to_tag="t"))
+    layer.send_trying(0.0)
+    assert len(layer.out) == 1 and b" 407 " in layer.out[0].data
 
 
 def test_client_txs_to() -> None:
