@@ -63,7 +63,7 @@ class Dialog:
             remote_target=target,
             # "The route set MUST be set to the list of URIs in the Record-Route header
             # field from the request, taken in order"
-            route_set=list(request.get_all("record-route")),
+            route_set=[v for line in request.get_all("record-route") for v in _split(line)],
             local_seq=0,
             remote_seq=request.cseq.seq,
             local_contact=local_contact,

@@ -323,6 +323,11 @@ class Directory:
         index = self._customers.get(customer)
         return None if index is None else index.extensions.get(number)
 
+    def password(self, customer: str, number: str) -> str | None:
+        """The digest password of an extension (the credentials lookup of switch.auth)."""
+        ext = self.extension(customer, number)
+        return ext.password if ext is not None else None
+
     def extensions(self, customer: str) -> tuple[Extension, ...]:
         index = self._customers.get(customer)
         return () if index is None else tuple(index.extensions.values())

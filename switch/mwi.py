@@ -11,6 +11,7 @@ Members of a hunt group may subscribe to the group's default mailbox.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 import structlog
@@ -106,17 +107,11 @@ class MessageWaiting:
                                                                         target) is None:
             sw.reply(request, 404)
             return None
-        directory = sw.directory
-        name = customer.name
-
-        def password_of(user: str) -> str | None:
-            ext = directory.extension(name, user)
-            return ext.password if ext is not None else None
-
+        password_of = partial(sw.directory.password, customer.name)
         user = sw.authenticate(event, customer.domain, "authorization", password_of)
         if user is None:
             return None
-        if user != target and not self._member_of_box(name, user, target):
+        if user != target and not self._member_of_box(customer.name, user, target):
             sw.reply(request, 403)
             return None
         return Mailbox(customer.name, target)
@@ -150,8 +145,8 @@ class MessageWaiting:
         ext = sw.directory.extension(box.customer, box.box)
         if customer is None or ext is None or not ext.voicemail:
             return
-        if any(s.box == box for s in self.subscriptions.values()):
-            return  # a subscribed phone hears it in its dialog
+        if any(s.box == box and s.expires_at > sw.now for s in self.subscriptions.values()):
+            return  # a phone with a live subscription hears it in its dialog
         aor = f"{box.box}@{customer.domain}"
         body = sw.mailbox.summary(box)
         for binding in only if only is not None else sw.location.bindings(aor, sw.now):

@@ -9,6 +9,7 @@ Group feature carry-outs live beside it: `hunting.py`, `pickup_call.py`,
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 import structlog
@@ -141,13 +142,7 @@ class CallRouter:
         if customer is None:
             sw.reply(request, 403, "Forbidden (unknown domain)")
             return None
-        directory = sw.directory
-        name = customer.name
-
-        def password_of(user: str) -> str | None:
-            ext = directory.extension(name, user)
-            return ext.password if ext is not None else None
-
+        password_of = partial(sw.directory.password, customer.name)
         username = sw.authenticate(event, customer.domain, self._credentials_header(request),
                                    password_of)
         if username is None:

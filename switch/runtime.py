@@ -29,6 +29,7 @@ from .auth import AuthThrottle, DigestAuthenticator
 from .core import Switch
 from .directory import Directory
 from .local_media import MediaOpened
+from .logconfig import flush_logs
 from .media import MediaServer, MediaSession, MediaUnavailable, SdpError, VoicemailStore
 from .registrar import RegistrarPolicy
 from .storage.cache import CachedLocationStore
@@ -108,6 +109,12 @@ class Runtime:
         self._rearm()
         log.info("started", config=self.config_path,
                  bindings=len(self.switch.location.all_bindings(now)))
+        self._flush_periodically()
+
+    def _flush_periodically(self) -> None:
+        """Events logged outside the pump (the RTP shell's) reach the log within 0.5 s."""
+        flush_logs()
+        self.loop.call_later(0.5, self._flush_periodically)
 
     # -- the pump ------------------------------------------------------------------------
     def _on_message(self, data: bytes, source: Address, transport: Transport) -> None:
@@ -135,12 +142,16 @@ class Runtime:
         for datagram in endpoint.outgoing():
             send(datagram)
         self._rearm()
+        flush_logs()
 
     def _rearm(self) -> None:
         deadlines = [d for d in (self.endpoint.get_timer(), self.switch.get_timer())
                      if d is not None]
         deadline = min(deadlines) if deadlines else None
-        if deadline == self._timer_deadline:
+        armed = self._timer_deadline
+        if deadline is None or (armed is not None and armed <= deadline):
+            # An armed wake-up no later than needed stays: waking early finds nothing due
+            # and re-arms, which is cheaper than cancelling a TimerHandle per datagram.
             return
         if self._timer is not None:
             self._timer.cancel()
@@ -169,9 +180,11 @@ class Runtime:
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload.refused", problem=problem)
+            flush_logs()
             return
         except OSError as exc:
             log.error("reload.refused", problem=f"{self.config_path}: {exc}")
+            flush_logs()
             return
         if config.server.listen != self.config.server.listen:
             log.warning("reload.listen_unchanged",
@@ -180,6 +193,7 @@ class Runtime:
         self.switch.invite_401_user_agents = config.server.auth.invite_401_user_agents
         self.switch.reload(Directory.build(config))
         log.info("reloaded", config=self.config_path)
+        flush_logs()
 
     def run_pumped(self, callback: Callable[[], None]) -> None:
         """Run a media callback as if it were a SIP event: inside the pump."""
@@ -201,6 +215,7 @@ class Runtime:
         self.transports.close()
         self.store.close()
         log.info("stopped")
+        flush_logs()
 
 
 class _GuardedSession:

@@ -12,6 +12,7 @@ disconnected, never buffered without bound.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from typing import cast
 
@@ -79,6 +80,25 @@ class _TcpConnection(asyncio.Protocol):
             del self._owner._connections[self.peer]
 
 
+# A burst of requests must wait in the kernel, not be dropped: the default UDP receive
+# buffer (about 200 KiB) overflows in well under a second of load at a few hundred
+# calls per second. SO_RCVBUFFORCE passes net.core.rmem_max when we may (root).
+UDP_RECEIVE_BUFFER = 8 * 1024 * 1024
+
+
+def _grow_receive_buffer(sock: socket.socket | None) -> None:
+    if sock is None:
+        return
+    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if option is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, UDP_RECEIVE_BUFFER)
+            return
+        except OSError:
+            continue
+
+
 class TransportSet:
     """Every listening socket of the switch plus its TCP connection table."""
 
@@ -96,6 +116,7 @@ class TransportSet:
             udp, _ = await loop.create_datagram_endpoint(
                 lambda: _UdpProtocol(self._on_message), local_addr=(host, port))
             self._udp = udp
+            _grow_receive_buffer(udp.get_extra_info("socket"))
             sock = udp.get_extra_info("sockname")
             return (str(sock[0]), int(sock[1]))
         server = await loop.create_server(lambda: _TcpConnection(self), host, port,
