@@ -80,7 +80,8 @@ class Relay:
 class Call:
     __slots__ = ("host", "a", "forks", "b", "phase", "relays", "pending_ack", "log",
                  "answered_at", "timer", "step", "app", "started_at", "final_status",
-                 "ended_at", "end_reason", "caller_acked", "pending_caller_bye")
+                 "ended_at", "end_reason", "caller_acked", "pending_caller_bye", "tx_ids",
+                 "dialog_keys")
 
     def __init__(self, host: CallHost, a: InboundLeg) -> None:
         self.host = host
@@ -101,6 +102,9 @@ class Call:
         # (or the 2xx retransmission gave up); a BYE due earlier waits here.
         self.caller_acked = False
         self.pending_caller_bye = False
+        # where the switch indexed this call, so it can be un-indexed without a scan
+        self.tx_ids: list[str] = []
+        self.dialog_keys: list[tuple[str, str]] = []
         self.timer: Timer | None = None  # the router's ring-step / no-answer deadline
         self.step: object | None = None  # the router's record of what is ringing now
         self.app: LocalApp | None = None  # the switch itself answers (voicemail, features)

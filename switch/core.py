@@ -114,9 +114,11 @@ class Switch:
 
     def index_tx(self, tx_id: str, call: Call) -> None:
         self.calls_by_tx[tx_id] = call
+        call.tx_ids.append(tx_id)
 
     def index_dialog(self, key: tuple[str, str], call: Call) -> None:
         self.calls_by_dialog[key] = call
+        call.dialog_keys.append(key)
 
     def call_ended(self, call: Call) -> None:
         # Transactions may still deliver late responses (a 487 after our CANCEL):
@@ -132,10 +134,14 @@ class Switch:
         return self.router.fork_failed(call, responses)
 
     def _forget(self, call: Call) -> None:
-        for tx in [t for t, c in self.calls_by_tx.items() if c is call]:
-            del self.calls_by_tx[tx]
-        for key in [k for k, c in self.calls_by_dialog.items() if c is call]:
-            del self.calls_by_dialog[key]
+        # Only this call's own entries: a scan of the whole index per ended call grows
+        # with the call rate times the 40 s grace and was most of the CPU under load.
+        for tx in call.tx_ids:
+            if self.calls_by_tx.get(tx) is call:
+                del self.calls_by_tx[tx]
+        for key in call.dialog_keys:
+            if self.calls_by_dialog.get(key) is call:
+                del self.calls_by_dialog[key]
 
     def _state_changed(self, key: ExtensionKey, state: LineState, calls: tuple[str, ...]) -> None:
         log.info("extension.state", customer=key[0], extension=key[1], state=state.value,
