@@ -6,6 +6,7 @@ Parsers are called lazily by `Message` accessors; each raises only ParseError.
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 import msgspec
 
@@ -185,6 +186,7 @@ class Via(msgspec.Struct, frozen=True, gc=False):
 # message of it. A bounded cache per kind (cleared when full) keeps the hot path from
 # parsing the same strings again and again.
 _CACHE_MAX = 8192
+_V = TypeVar("_V")
 _via_cache: dict[str, Via] = {}
 _addr_cache: dict[str, NameAddr] = {}
 _cseq_cache: dict[str, CSeq] = {}
@@ -194,11 +196,17 @@ def parse_via(text: str) -> Via:
     """One via-parm; LWS is allowed around "/" and ":" (RFC 4475 §3.1.1.1)."""
     via = _via_cache.get(text)
     if via is None:
-        via = _parse_via(text, any_version=False)
-        if len(_via_cache) >= _CACHE_MAX:
-            _via_cache.clear()
-        _via_cache[text] = via
+        via = _remember(_via_cache, text, _parse_via(text, any_version=False))
     return via
+
+
+def _remember(cache: dict[str, _V], text: str, value: _V) -> _V:
+    """Keep `value` for `text` in a bounded cache (cleared when full: cheap, and the
+    working set of a busy switch refills it within a few calls)."""
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[text] = value
+    return value
 
 
 def _parse_via(text: str, any_version: bool) -> Via:
@@ -256,10 +264,7 @@ def parse_name_addr(text: str) -> NameAddr:
     """( name-addr / addr-spec ) *( SEMI generic-param ) (RFC 3261 §20.10, §25.1)."""
     addr = _addr_cache.get(text)
     if addr is None:
-        addr = _parse_name_addr(text)
-        if len(_addr_cache) >= _CACHE_MAX:
-            _addr_cache.clear()
-        _addr_cache[text] = addr
+        addr = _remember(_addr_cache, text, _parse_name_addr(text))
     return addr
 
 
@@ -333,10 +338,7 @@ def parse_cseq(text: str) -> CSeq:
     """CSeq = 1*DIGIT LWS Method."""
     cseq = _cseq_cache.get(text)
     if cseq is None:
-        cseq = _parse_cseq(text)
-        if len(_cseq_cache) >= _CACHE_MAX:
-            _cseq_cache.clear()
-        _cseq_cache[text] = cseq
+        cseq = _remember(_cseq_cache, text, _parse_cseq(text))
     return cseq
 
 
