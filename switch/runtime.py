@@ -101,9 +101,15 @@ class Runtime:
             invite_401_user_agents=auth.invite_401_user_agents,
         )
         if server.admin is not None:
-            self.admin = await serve_admin(server.admin.host, server.admin.port,
-                                           lambda: self.switch)
-            log.info("admin.listening", host=server.admin.host, port=server.admin.port)
+            try:
+                self.admin = await serve_admin(server.admin.host, server.admin.port,
+                                               lambda: self.switch)
+                log.info("admin.listening", host=server.admin.host, port=server.admin.port)
+            except OSError as exc:
+                # Status pages are a convenience: a taken admin port must not keep the
+                # switch from serving calls.
+                log.error("admin.unavailable", host=server.admin.host,
+                          port=server.admin.port, error=str(exc))
         self.loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.loop.add_signal_handler(signal.SIGTERM, self.stopped.set)
         self.loop.add_signal_handler(signal.SIGINT, self.stopped.set)
