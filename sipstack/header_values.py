@@ -200,6 +200,12 @@ def parse_via(text: str) -> Via:
     return via
 
 
+def remember_via(text: str, via: Via) -> None:
+    """Teach the cache a Via we wrote ourselves (the stamped top Via of a request), so the
+    responses that copy its text find it parsed already."""
+    _remember(_via_cache, text, via)
+
+
 def _remember(cache: dict[str, _V], text: str, value: _V) -> _V:
     """Keep `value` for `text` in a bounded cache (cleared when full: cheap, and the
     working set of a busy switch refills it within a few calls)."""

@@ -20,6 +20,7 @@ from .header_values import (
     parse_name_addr,
     parse_name_addr_list,
     parse_via_list,
+    remember_via,
     split_outside_quotes,
 )
 from .uri import Uri
@@ -169,11 +170,13 @@ class Message:
         parsed Via list cached: the server transport stamps received/rport on every
         request (RFC 3261 §18.2.1), and re-parsing the Vias after it is pure waste."""
         vias = self.vias
+        text = str(via)
+        remember_via(text, via)
         for i, (key, value) in enumerate(self.headers):
             if key == "via":
                 parts = split_outside_quotes(value, ",")
                 rest = [p.strip() for p in parts[1:] if p.strip()]
-                self.headers[i] = ("via", ", ".join([str(via), *rest]))
+                self.headers[i] = ("via", ", ".join([text, *rest]))
                 break
         vias[0] = via
 
