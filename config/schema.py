@@ -232,6 +232,10 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     state_dir: Annotated[str, Meta(min_length=1)] = "./var"
     admin: HostPort | None = None
     user_agent: str = "softswitch"
+    advertise: str | None = None
+    """The address written into our Contact and SDP when it differs from the listen
+    address (a wildcard listen, or NAT in front of the switch); default: the listen
+    address, or for 0.0.0.0 the address of the default route."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     registration: RegistrationSettings = msgspec.field(default_factory=RegistrationSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)

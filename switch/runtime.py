@@ -13,6 +13,7 @@ import gc
 import os
 import secrets
 import signal
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -68,7 +69,8 @@ class Runtime:
                      port=local[transport][1])
         low, high = (int(p) for p in server.rtp_ports.split("-"))
         media_host = next(iter(local.values()))[0]
-        self.media_server = MediaServer(media_host, low, high)
+        advertise = server.advertise or _reachable_address(media_host)
+        self.media_server = MediaServer(media_host, low, high, advertise=advertise)
         self.media_port = _RuntimeMedia(self, self.media_server)
         state_dir = Path(server.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +78,8 @@ class Runtime:
         now = time.time()
         ids = IdSource()
         self.endpoint = Endpoint(local=local, ids=ids, user_agent=server.user_agent)
-        contacts = {t: f"<sip:switch@{host}:{port};transport={t.value.lower()}>"
+        contacts = {t: f"<sip:switch@{server.advertise or _reachable_address(host)}:{port};"
+                       f"transport={t.value.lower()}>"
                     for t, (host, port) in local.items()}
         auth = server.auth
         self.switch = Switch(
@@ -304,6 +307,22 @@ class _RuntimeMedia:
 
     def guard(self, callback: Callable[[], None]) -> Callable[[], None]:
         return lambda: self._runtime.run_pumped(callback)
+
+
+def _reachable_address(host: str) -> str:
+    """The address phones can reach us at when we listen on a wildcard (0.0.0.0, ::): the
+    local address of the default route, found by connecting a UDP socket (no packet is
+    sent). A specific listen address is used as it is."""
+    if host not in ("0.0.0.0", "::", ""):
+        return host
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    probe = "2001:db8::1" if family == socket.AF_INET6 else "192.0.2.1"
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((probe, 9))
+            return str(sock.getsockname()[0])
+    except OSError:
+        return "127.0.0.1" if family == socket.AF_INET else "::1"
 
 
 def _secret(state_dir: Path) -> bytes:

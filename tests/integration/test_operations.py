@@ -156,3 +156,25 @@ def test_admin_status_metrics_and_call_records(tmp_path: Path, sipp_required: No
     answered = [r for r in rows if r["answered_by"] == "202"]
     assert answered and answered[0]["caller"] == "201" and answered[0]["status"] == 200
     assert answered[0]["end"] >= answered[0]["answer"] >= answered[0]["start"]
+
+
+def test_wildcard_listen_address_serves_calls(tmp_path: Path, sipp_required: None) -> None:
+    """`listen: udp:0.0.0.0:PORT`: the switch advertises a reachable address in its
+    Contact and SDP instead of 0.0.0.0, and calls work."""
+    from harness import free_port, make_config, start_switch
+
+    port = free_port()
+    config = make_config(port=port, state_dir=tmp_path / "switch" / "state")
+    config["server"]["listen"] = [f"udp:0.0.0.0:{port}", f"tcp:0.0.0.0:{port}"]
+    switch = start_switch(tmp_path / "switch", config=config, port=port)
+    try:
+        sipp_dir = tmp_path / "sipp"
+        sipp_dir.mkdir()
+        phone = start_phone(switch, sipp_dir, "202", PASSWORDS["202"], timeout=40)
+        call = caller(switch, sipp_dir, "uac_call.xml", "202")
+        call.assert_ok("a call through a switch listening on 0.0.0.0")
+        ok = [m for m in call.received("INVITE", status=200)]
+        assert ok and "0.0.0.0" not in (ok[-1].header("Contact") or "")
+        finish(phone, "the callee")
+    finally:
+        switch.stop()
