@@ -24,7 +24,7 @@ from config import ConfigError, SwitchConfig, load_config
 from sipstack.aio import TransportSet
 from sipstack.endpoint import Endpoint
 from sipstack.ids import IdSource
-from sipstack.transport import Address, Transport
+from sipstack.transport import Address, Transport, bracket
 
 from .admin import serve_admin
 from .auth import AuthThrottle, DigestAuthenticator
@@ -64,7 +64,9 @@ class Runtime:
         local: dict[Transport, Address] = {}
         for listen in server.listen:
             transport = Transport.UDP if listen.transport == "udp" else Transport.TCP
-            local[transport] = await self.transports.listen(transport, listen.host, listen.port)
+            # IPv6 is written [::1] in the file (as in SIP URIs); sockets want it bare
+            local[transport] = await self.transports.listen(
+                transport, listen.host.strip("[]"), listen.port)
             log.info("listening", transport=transport.value, host=local[transport][0],
                      port=local[transport][1])
         low, high = (int(p) for p in server.rtp_ports.split("-"))
@@ -78,8 +80,8 @@ class Runtime:
         now = time.time()
         ids = IdSource()
         self.endpoint = Endpoint(local=local, ids=ids, user_agent=server.user_agent)
-        contacts = {t: f"<sip:switch@{server.advertise or _reachable_address(host)}:{port};"
-                       f"transport={t.value.lower()}>"
+        contacts = {t: f"<sip:switch@{bracket(server.advertise or _reachable_address(host))}:"
+                       f"{port};transport={t.value.lower()}>"
                     for t, (host, port) in local.items()}
         auth = server.auth
         self.switch = Switch(
