@@ -75,6 +75,7 @@ class MessageWaiting:
         self._notify(sub, expires)
         if expires > 0:
             self.subscriptions[dialog.key] = sub
+            self._watch(dialog.key, sub)
 
     def on_in_dialog(self, event: RequestReceived) -> bool:
         """A refresh or unsubscribe inside a subscription dialog; False if not ours."""
@@ -90,10 +91,22 @@ class MessageWaiting:
         response.add("expires", str(expires))
         sw.endpoint.send_response(response, sw.now)
         sub.expires_at = sw.now + expires
+        if expires > 0:
+            self._watch(key, sub)
         self._notify(sub, expires)
         if expires == 0:
             del self.subscriptions[key]
         return True
+
+    def _watch(self, key: tuple[str, str], sub: Subscription) -> None:
+        """RFC 6665 §4.2.2: a subscription not refreshed in time ends with a NOTIFY
+        `terminated;reason=timeout` (the phone may subscribe again)."""
+        def check(now: float) -> None:
+            if self.subscriptions.get(key) is sub and sub.expires_at <= now:
+                del self.subscriptions[key]
+                self._notify(sub, 0)
+
+        self.switch.timers.call_at(sub.expires_at, check)
 
     def _authorised_box(self, event: RequestReceived) -> Mailbox | None:
         sw = self.switch

@@ -310,3 +310,35 @@ def test_status_zero_after_coverage_from_an_offline_phone():
     h.send(make_response(inv, 480, to_tag="tc"), ("127.0.0.1", 7002))
     finals = [m for m in h.take(CALLER) if isinstance(m, Response) and m.status >= 200]
     assert finals and finals[-1].status == 480, [f"{m.status} {m.reason}" for m in finals]
+
+
+def test_mwi_subscription_that_is_not_refreshed_ends_with_terminated_notify():
+    # RFC 6665 §4.2.2: the notifier ends an expired subscription with a NOTIFY
+    h = H()
+
+    def subscribe(cseq, auth=None):
+        headers = [
+            ("via", f"SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bKsub{cseq};rport"),
+            ("from", "<sip:100@bench.test>;tag=s1"), ("to", "<sip:100@bench.test>"),
+            ("call-id", "sub-1"), ("cseq", f"{cseq} SUBSCRIBE"), ("max-forwards", "70"),
+            ("contact", "<sip:100@127.0.0.1:7000>"), ("event", "message-summary"),
+            ("expires", "10"),
+        ]
+        if auth:
+            headers.append(("authorization", auth))
+        return Request("SUBSCRIBE", parse_uri("sip:100@bench.test"), headers)
+
+    h.send(subscribe(1), CALLER)
+    challenge = next(m for m in h.take(CALLER) if isinstance(m, Response))
+    assert challenge.status == 401
+    auth = answer_challenge(parse_auth(challenge.get("www-authenticate")), method="SUBSCRIBE",
+                            uri="sip:100@bench.test", username="100", password="pw100",
+                            cnonce="c")
+    h.send(subscribe(2, auth), CALLER)
+    got = h.take(CALLER)
+    assert any(isinstance(m, Response) and m.status == 200 for m in got)
+    first = [m for m in got if isinstance(m, Request) and m.method == "NOTIFY"]
+    assert first and first[0].get("subscription-state").startswith("active")
+    h.advance(11)
+    last = h.reqs(CALLER, "NOTIFY")
+    assert last and last[-1].get("subscription-state").startswith("terminated")
