@@ -30,6 +30,7 @@ __all__ = [
     "CustomerGroup",
     "Extension",
     "ExtensionList",
+    "FeatureKey",
     "Features",
     "HostPort",
     "HuntGroup",
@@ -245,6 +246,12 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 # --- features -------------------------------------------------------------------------------
 
 
+FeatureKey = Literal[
+    "pickup", "hunt_login", "hunt_logout", "hunt_block", "hunt_unblock", "voicemail"
+]
+"""The dialable feature codes, by their key under `features:`."""
+
+
 class Features(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Feature codes, dialled as the start of the number; global to every customer."""
 
@@ -256,7 +263,7 @@ class Features(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     hunt_unblock: Dialable = "*79"
     voicemail: Dialable = "*97"
 
-    def codes(self) -> tuple[tuple[str, str], ...]:
+    def codes(self) -> tuple[tuple[FeatureKey, str], ...]:
         """(key, code) of every dialable feature code, in declaration order."""
         return (
             ("pickup", self.pickup),

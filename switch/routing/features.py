@@ -9,7 +9,9 @@ module: pickup to `pickup.py`, hunt login/logout/block to `hunt.py`; the voicema
 
 from __future__ import annotations
 
-from typing import Literal, assert_never
+from typing import assert_never
+
+from config.schema import FeatureKey
 
 from ..directory import Directory, FeatureCodes
 from .decisions import Caller, Reject, RouteDecision, Voicemail
@@ -18,27 +20,11 @@ from .pickup import pickup_request
 
 __all__ = ["FeatureKey", "match_feature", "route_feature"]
 
-FeatureKey = Literal[
-    "pickup", "hunt_login", "hunt_logout", "hunt_block", "hunt_unblock", "voicemail"
-]
-
-
-def _codes(features: FeatureCodes) -> tuple[tuple[FeatureKey, str], ...]:
-    return (
-        ("pickup", features.pickup),
-        ("hunt_login", features.hunt_login),
-        ("hunt_logout", features.hunt_logout),
-        ("hunt_block", features.hunt_block),
-        ("hunt_unblock", features.hunt_unblock),
-        ("voicemail", features.voicemail),
-    )
-
-
 def match_feature(dialed: str, features: FeatureCodes) -> tuple[FeatureKey, str] | None:
     """(feature, what follows its code) for the longest code starting `dialed`."""
     best: tuple[FeatureKey, str] | None = None
     best_len = 0
-    for key, code in _codes(features):
+    for key, code in features.codes():
         if code and dialed.startswith(code) and len(code) > best_len:
             best, best_len = (key, dialed[len(code) :]), len(code)
     return best
