@@ -44,7 +44,8 @@ def bracket(host: str) -> str:
 
 
 def transport_of(via_transport: str) -> Transport:
-    """The Transport named by a Via's sent-protocol; unknown ones read as UDP."""
+    """The Transport named in a Via sent-protocol, a binding or a config entry (any case);
+    unknown ones read as UDP."""
     try:
         return Transport(via_transport.upper())
     except ValueError:

@@ -29,6 +29,7 @@ from sipstack.transport import Transport
 
 from .extension_state import ExtensionKey, ExtensionStates
 from .leg import ForkState, InboundLeg, OutboundLeg
+from .ring_step import RingStep
 from .timers import Timer
 
 COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
@@ -106,7 +107,7 @@ class Call:
         self.tx_ids: list[str] = []
         self.dialog_keys: list[tuple[str, str]] = []
         self.timer: Timer | None = None  # the router's ring-step / no-answer deadline
-        self.step: object | None = None  # the router's record of what is ringing now
+        self.step: RingStep | None = None  # what is ringing now (router, hunting)
         self.app: LocalApp | None = None  # the switch itself answers (voicemail, features)
 
     @property

@@ -31,9 +31,10 @@ from sipstack.message import Request, make_response
 from sipstack.transport import Address, Transport
 from sipstack.uri import SipUri
 
+from .admission import customer_of, unsupported_requires
 from .auth import AuthFailed, AuthOk, AuthStale, AuthThrottle, DigestAuthenticator
 from .call import ALLOW, Call
-from .directory import Customer, Directory
+from .directory import Directory
 from .extension_state import ExtensionKey, ExtensionStates, LineState
 from .feature_codes import FeatureCodes
 from .hunt_state import HuntState
@@ -52,9 +53,6 @@ from .timers import TimerHeap
 log = structlog.get_logger("switch")
 
 PURGE_INTERVAL = 60.0
-SUPPORTED_EXTENSIONS = frozenset({"replaces", "outbound", "path", "gruu"})
-
-
 class Switch:
     """The B2BUA core: registrar, calls, per-extension state."""
 
@@ -313,24 +311,6 @@ class Switch:
         self.timers.call_at(now + PURGE_INTERVAL, self._purge)
 
 
-def customer_of(directory: Directory, request: Request, *,
-                to_first: bool = False) -> Customer | None:
-    """The customer a phone's request belongs to: the first of its From, To and
-    Request-URI hosts that is a customer's domain (contract: "whose domain is in its
-    From/To URI"). Phones that put an IP address there (pyVoIP names its own address in
-    From and the server's in To) still find the only customer of a single-tenant switch
-    (PEERS.md pain point 9); with several customers they must send a domain."""
-    uris = [request.to.uri, request.from_.uri] if to_first else [request.from_.uri,
-                                                                   request.to.uri]
-    for uri in (*uris, request.uri):
-        if isinstance(uri, SipUri):
-            found = directory.customer_by_domain(uri.host)
-            if found is not None:
-                return found
-    customers = directory.customers
-    return customers[0] if len(customers) == 1 else None
-
-
 def call_record(call: Call) -> str:
     """One CDR as JSON: who called whom, when, how it was answered and how it ended."""
     b = call.b
@@ -348,12 +328,3 @@ def call_record(call: Call) -> str:
         "status": call.final_status,
         "end_reason": call.end_reason,
     }).decode()
-
-
-def unsupported_requires(request: Request) -> list[str]:
-    """Option tags in Require that we do not support (RFC 3261 §8.2.2.3 -> 420)."""
-    return [tag for tag in request.values("require") if tag.lower() not in SUPPORTED_EXTENSIONS]
-
-
-def source_key(source: Address) -> str:
-    return f"{source[0]}:{source[1]}"

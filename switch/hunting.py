@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 from .call import Call
 from .directory import HuntGroup
 from .hunt_state import HuntState
+from .ring_step import RingStep
 from .routing import hunt_order, logs_out_on_ring_out, member_available
 
 if TYPE_CHECKING:
     from .core import Switch
-    from .router import RingStep
 
 
 class MemberView:
@@ -55,7 +55,6 @@ class HuntRunner:
         return MemberView(self.switch, customer, found.domain) if found is not None else None
 
     def start(self, call: Call, customer: str, number: str, hops: int) -> None:
-        from .router import RingStep
 
         sw = self.switch
         group = sw.directory.hunt_group(customer, number)

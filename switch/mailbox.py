@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 
 from sipstack.dialog import Dialog
 from sipstack.message import Request
-from sipstack.transport import Transport
-from sipstack.uri import SipUri
 
 from .call import Call, CallPhase
 from .local_media import MediaSessionPort
@@ -34,20 +32,16 @@ SILENCE_SECONDS = 8.0
 class SessionApp:
     """A call's media session, closed when the call ends."""
 
-    __slots__ = ("session", "on_close")
+    __slots__ = ("session",)
 
     def __init__(self, session: MediaSessionPort) -> None:
         self.session = session
-        self.on_close: Callable[[], None] | None = None
 
     def renegotiate(self, offer: bytes) -> bytes:
         return self.session.renegotiate(offer)
 
     def close(self) -> None:
         self.session.close()
-        if self.on_close is not None:
-            callback, self.on_close = self.on_close, None
-            callback()
 
 
 class MailboxService:
@@ -207,11 +201,3 @@ def mwi_notify(dialog: Dialog, body: bytes, state: str) -> Request:
     notify.add("event", "message-summary")
     notify.add("subscription-state", state)
     return notify
-
-
-def transport_of(name: str) -> Transport:
-    return Transport.TCP if name.upper() == "TCP" else Transport.UDP
-
-
-def box_uri(box: str, domain: str) -> SipUri:
-    return SipUri(host=domain, user=box)

@@ -20,9 +20,10 @@ from sipstack.dialog import Dialog
 from sipstack.events import RequestReceived
 from sipstack.header_values import NameAddr
 from sipstack.message import Request, make_response
-from sipstack.transport import Transport
+from sipstack.transport import Transport, transport_of
 from sipstack.uri import SipUri, parse_uri
 
+from .admission import customer_of
 from .location import Binding
 from .mailbox import mwi_notify
 from .media.voicemail import Mailbox
@@ -113,8 +114,6 @@ class MessageWaiting:
         request = event.request
         uri = request.uri
         target = uri.user if isinstance(uri, SipUri) else None
-        from .core import customer_of
-
         customer = customer_of(sw.directory, request, to_first=True)
         if customer is None or target is None or sw.directory.extension(customer.name,
                                                                         target) is None:
@@ -178,6 +177,6 @@ class MessageWaiting:
                 ("subscription-state", "active"),
                 ("content-type", "application/simple-message-summary"),
             ], body)
-            transport = Transport.TCP if binding.transport.upper() == "TCP" else Transport.UDP
+            transport = transport_of(binding.transport)
             sw.endpoint.send_request(notify, binding.source, transport, sw.now)
         log.info("mwi.unsolicited", customer=box.customer, box=box.box)

@@ -18,14 +18,16 @@ from sipstack.errors import ParseError
 from sipstack.events import RequestReceived
 from sipstack.header_values import NameAddr
 from sipstack.message import Request
-from sipstack.transport import Transport
+from sipstack.transport import transport_of
 from sipstack.uri import SipUri, TelUri, Uri, parse_uri
 
-from .call import ALLOW, Call, CallPhase
-from .directory import CallingGroup, Extension, HuntGroup
+from .admission import customer_of, unsupported_requires
+from .call import ALLOW, Call, CallPhase, best_failure
+from .directory import HuntGroup
 from .extension_state import ExtensionKey
 from .leg import InboundLeg, OutboundLeg
 from .location import Binding
+from .ring_step import RingStep
 from .routing import (
     Caller,
     HuntBlock,
@@ -62,21 +64,6 @@ MAX_RING_SECONDS = 180.0
 MAX_COVERAGE_HOPS = 5
 
 
-class RingStep:
-    """What a call is ringing now, so a failure or timeout knows where to go next."""
-
-    __slots__ = ("owner", "customer", "members", "member", "hops", "nobody_free")
-
-    def __init__(self, owner: Extension | HuntGroup | CallingGroup | None, customer: str,
-                 hops: int) -> None:
-        self.owner = owner
-        self.customer = customer
-        self.members: list[str] = []  # hunt members still to try
-        self.member: str | None = None  # the hunt member ringing now
-        self.hops = hops
-        self.nobody_free = False
-
-
 class CallRouter:
     def __init__(self, switch: Switch) -> None:
         self.switch = switch
@@ -110,8 +97,6 @@ class CallRouter:
 
     def _acceptable(self, request: Request) -> bool:
         sw = self.switch
-        from .core import unsupported_requires
-
         unsupported = unsupported_requires(request)
         if unsupported:
             sw.reply(request, 420, headers=[("unsupported", ", ".join(unsupported))])
@@ -136,8 +121,6 @@ class CallRouter:
         trunk = sw.directory.trunk_by_source(*event.source)
         if trunk is not None:
             return Caller(trunk[0].name, None, trunk[1])
-        from .core import customer_of
-
         customer = customer_of(sw.directory, request)
         if customer is None:
             sw.reply(request, 403, "Forbidden (unknown domain)")
@@ -228,7 +211,7 @@ class CallRouter:
             call.reject(403, sw.now)
             return
         call.step = RingStep(None, customer, 0)
-        transport = Transport.TCP if trunk.transport == "tcp" else Transport.UDP
+        transport = transport_of(trunk.transport)
         target = SipUri(host=trunk.host, user=number, port=trunk.port)
         owner = sw.directory.customer(customer)
         if owner is None:
@@ -265,7 +248,7 @@ class CallRouter:
         except ParseError:
             log.warning("registrar.bad_contact", contact=binding.contact)
             return None
-        transport = Transport.TCP if binding.transport.upper() == "TCP" else Transport.UDP
+        transport = transport_of(binding.transport)
         invite = build_outbound_invite(call, callee, domain, target, callee[1],
                                        sw.ids.call_id(), sw.ids.tag(), sw.contact_for(transport))
         return OutboundLeg(invite, (binding.source, transport), callee, sw.now)
@@ -281,7 +264,7 @@ class CallRouter:
         if call.phase is not CallPhase.ALERTING:
             return
         step = call.step
-        if isinstance(step, RingStep) and isinstance(step.owner, HuntGroup):
+        if step is not None and isinstance(step.owner, HuntGroup):
             self.switch.hunting.member_rang_out(call, step)
             return
         call.cancel_forks(self.switch.now, None)
@@ -291,7 +274,7 @@ class CallRouter:
     def fork_failed(self, call: Call, responses: list[int]) -> bool:
         """Every fork of the current step failed; True when a fallback took the call."""
         step = call.step
-        if not isinstance(step, RingStep) or step.owner is None:
+        if step is None or step.owner is None:
             return False
         if isinstance(step.owner, HuntGroup):
             # A member who is busy or declines: hunt on at once (seed 002).
@@ -307,15 +290,13 @@ class CallRouter:
         if call.timer is not None:
             call.timer.cancel()
         target = None
-        if isinstance(step, RingStep) and step.owner is not None and step.hops < MAX_COVERAGE_HOPS:
+        if step is not None and step.owner is not None and step.hops < MAX_COVERAGE_HOPS:
             if isinstance(step.owner, HuntGroup):
                 target = hunt_fallback(step.owner, reason)
             else:
                 target = coverage_for(reason, step.owner)
-        if target is None or not isinstance(step, RingStep):
+        if target is None or step is None:
             if responses:
-                from .call import best_failure
-
                 call.reject(best_failure(responses), sw.now)
             else:
                 call.reject(486 if reason == "busy" else 480, sw.now)

@@ -1,0 +1,38 @@
+"""What a request must satisfy before the switch acts on it, and whose it is.
+
+Shared by the registrar (core.py), the call router and message waiting, so each
+rule lives once: which Require option tags we support (RFC 3261 §8.2.2.3) and which
+customer (tenant) a phone's request belongs to.
+"""
+
+from __future__ import annotations
+
+from sipstack.message import Request
+from sipstack.uri import SipUri
+
+from .directory import Customer, Directory
+
+SUPPORTED_EXTENSIONS = frozenset({"replaces", "outbound", "path", "gruu"})
+
+
+def unsupported_requires(request: Request) -> list[str]:
+    """Option tags in Require that we do not support (RFC 3261 §8.2.2.3 -> 420)."""
+    return [tag for tag in request.values("require") if tag.lower() not in SUPPORTED_EXTENSIONS]
+
+
+def customer_of(directory: Directory, request: Request, *,
+                to_first: bool = False) -> Customer | None:
+    """The customer a phone's request belongs to: the first of its From, To and
+    Request-URI hosts that is a customer's domain (contract: "whose domain is in its
+    From/To URI"). Phones that put an IP address there (pyVoIP names its own address in
+    From and the server's in To) still find the only customer of a single-tenant switch
+    (PEERS.md pain point 9); with several customers they must send a domain."""
+    uris = [request.to.uri, request.from_.uri] if to_first else [request.from_.uri,
+                                                                   request.to.uri]
+    for uri in (*uris, request.uri):
+        if isinstance(uri, SipUri):
+            found = directory.customer_by_domain(uri.host)
+            if found is not None:
+                return found
+    customers = directory.customers
+    return customers[0] if len(customers) == 1 else None
