@@ -26,10 +26,9 @@ from .events import (
     TransactionTimedOut,
     TransportFailed,
 )
-from .header_values import parse_via_list
 from .ids import IdSource
 from .invite import InviteUsage, build_cancel
-from .message import COMPACT_FORMS, Message, Request, Response, make_response
+from .message import Message, Request, Response, make_error_response, make_response
 from .parse import parse_message
 from .serialize import serialize
 from .timers import TimerConfig
@@ -134,7 +133,7 @@ class Endpoint:
             else:
                 self._receive_response(message, now)
         except ParseError as exc:
-            self._reject(data, exc, source, transport)
+            self._reject(exc, source, transport)
 
     def _receive_request(
         self, request: Request, source: Address, transport: Transport, now: float
@@ -250,10 +249,10 @@ class Endpoint:
         self._events.append(ResponseReceived(message, tx.id))
 
     # -- rejecting malformed input ----------------------------------------------------
-    def _reject(self, data: bytes, exc: ParseError, source: Address, transport: Transport) -> None:
+    def _reject(self, exc: ParseError, source: Address, transport: Transport) -> None:
         status: int | None = None
         if not exc.drop:
-            response = _stateless_error(data, exc, source, self.ids.tag())
+            response = _stateless_error(exc, source, self.ids.tag())
             if response is not None:
                 self._stamp_server(response)
                 via = response.top_via
@@ -375,35 +374,18 @@ _REQUEST_HANDLERS: dict[str, _RequestHandler] = {
 }
 
 
-_ECHOED = ("via", "from", "to", "call-id", "cseq")
-
-
-def _stateless_error(data: bytes, exc: ParseError, source: Address, to_tag: str) -> Response | None:
-    """A best-effort error response to an unparseable request (RFC 3261 §8.2 / §21.4):
-    the Via, From, To, Call-ID and CSeq lines are copied as they came; the reason
-    phrase names the problem. None if it is not a request or has no usable Via."""
-    head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
-    lines = head.split("\r\n")
-    if not lines or lines[0].startswith("SIP/"):
-        return None
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        name = name.strip().lower()
-        name = COMPACT_FORMS.get(name, name)
-        if colon and name in _ECHOED:
-            headers.append((name, value.strip()))
-    vias = [v for n, v in headers if n == "via"]
-    if not vias:
+def _stateless_error(exc: ParseError, source: Address, to_tag: str) -> Response | None:
+    """The error response to a request the parser refused (RFC 3261 §8.2 / §21.4): built
+    from the header lines the parser kept (make_error_response), its top Via stamped with
+    received/rport so it routes back (§18.2.2), a To tag added; None when unanswerable."""
+    response = make_error_response(exc, " ".join(exc.reason.split()) or "Bad Request")
+    if response is None:
         return None
     try:
-        top = parse_via_list(vias[0])[0]
-    except (ParseError, IndexError):
+        top = response.top_via
+    except ParseError:
         return None
-    stamped = stamp_via(top, source) or top
-    reason = " ".join(exc.reason.split()) or "Bad Request"
-    response = Response(exc.status_hint, reason, headers)
-    response.replace_top_via(stamped)
+    response.replace_top_via(stamp_via(top, source) or top)
     to = response.get("to")
     if to is not None and ";tag=" not in to.replace(" ", ""):
         response.set("to", f"{to};tag={to_tag}")
