@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     import uvloop
 
     from .directory import Directory  # noqa: F401 - fail early if the tree is broken
-    from .logconfig import configure_logging
-    from .runtime import serve
+    from .shell.logconfig import configure_logging
+    from .shell.runtime import serve
 
     configure_logging(args.log_format, config.server.log_level)
     try:

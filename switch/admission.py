@@ -20,15 +20,15 @@ def unsupported_requires(request: Request) -> list[str]:
     return [tag for tag in request.values("require") if tag.lower() not in SUPPORTED_EXTENSIONS]
 
 
-def customer_of(directory: Directory, request: Request, *,
-                to_first: bool = False) -> Customer | None:
+def customer_of(
+    directory: Directory, request: Request, *, to_first: bool = False
+) -> Customer | None:
     """The customer a phone's request belongs to: the first of its From, To and
     Request-URI hosts that is a customer's domain (contract: "whose domain is in its
     From/To URI"). Phones that put an IP address there (pyVoIP names its own address in
     From and the server's in To) still find the only customer of a single-tenant switch
     (PEERS.md pain point 9); with several customers they must send a domain."""
-    uris = [request.to.uri, request.from_.uri] if to_first else [request.from_.uri,
-                                                                   request.to.uri]
+    uris = [request.to.uri, request.from_.uri] if to_first else [request.from_.uri, request.to.uri]
     for uri in (*uris, request.uri):
         if isinstance(uri, SipUri):
             found = directory.customer_by_domain(uri.host)

@@ -21,6 +21,7 @@ __all__ = [
     "beep",
     "message_count",
     "number",
+    "preload",
     "prompt",
     "prompt_path",
     "silence",
@@ -58,6 +59,13 @@ def prompt_path(name: str) -> Path:
 def prompt(name: str) -> bytes:
     """A shipped prompt's PCM (read once, then cached: prompts are small and immutable)."""
     return read_wav(prompt_path(name))
+
+
+def preload() -> None:
+    """Read every shipped prompt now (at start), so no prompt is read from disk mid-call."""
+    for name in PROMPTS:
+        prompt(name)
+    beep()
 
 
 def silence(seconds: float) -> bytes:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 from pathlib import Path
 from typing import Final
 
@@ -24,7 +23,7 @@ import msgspec
 
 from switch.media.wav import WavFormatError, wav_duration
 
-__all__ = ["Mailbox", "Message", "VoicemailStore"]
+__all__ = ["Mailbox", "Message", "VoicemailStore", "new_message_id"]
 
 # Customer names and box numbers become path components; anything that could climb out of
 # the store ("..", "/", a leading dot) is refused rather than escaped.
@@ -47,6 +46,12 @@ class Mailbox(msgspec.Struct, frozen=True):
     box: str
 
 
+def new_message_id(now: float, random_hex: str) -> str:
+    """A message id: the millisecond receive time (name order is age order) and 8 hex
+    digits from the caller's id source, so two messages in one millisecond differ."""
+    return f"{int(now * 1000):013d}-{random_hex[:8]}"
+
+
 _encoder: Final = msgspec.json.Encoder()
 _decoder: Final = msgspec.json.Decoder(Message)
 
@@ -66,13 +71,14 @@ class VoicemailStore:
         path = self.folder(box) / "greeting.wav"
         return path if path.is_file() else None
 
-    def begin(self, box: Mailbox, *, caller: str, called: str, now: float) -> tuple[str, Path]:
-        """Create a message record before recording; returns its id and the WAV path."""
+    def begin(self, box: Mailbox, message: Message) -> Path:
+        """Create a message record before recording; returns the WAV path to record to."""
+        if not _ID.fullmatch(message.id):
+            raise ValueError(f"bad message id {message.id!r}")
         folder = self.folder(box)
         folder.mkdir(parents=True, exist_ok=True)
-        msg_id = f"{int(now * 1000):013d}-{secrets.token_hex(4)}"
-        self._save(folder, Message(id=msg_id, caller=caller, called=called, received_at=now))
-        return msg_id, folder / f"{msg_id}.wav"
+        self._save(folder, message)
+        return folder / f"{message.id}.wav"
 
     def finish(self, box: Mailbox, msg_id: str, duration: float) -> None:
         message = self.get(box, msg_id)
@@ -115,6 +121,18 @@ class VoicemailStore:
             with contextlib.suppress(FileNotFoundError):
                 (folder / f"{msg_id}{suffix}").unlink()
         return existed
+
+    def mailboxes(self) -> list[Mailbox]:
+        """Every mailbox folder on disk (read once at start to count messages)."""
+        if not self.root.is_dir():
+            return []
+        return [
+            Mailbox(customer.name, box.name)
+            for customer in sorted(self.root.iterdir())
+            if customer.is_dir() and _SAFE.fullmatch(customer.name)
+            for box in sorted(customer.iterdir())
+            if box.is_dir() and _SAFE.fullmatch(box.name)
+        ]
 
     def counts(self, box: Mailbox) -> tuple[int, int]:
         """(new, old) for RFC 3842 message-summary: new = not yet heard."""

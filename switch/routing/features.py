@@ -20,6 +20,7 @@ from .pickup import pickup_request
 
 __all__ = ["FeatureKey", "match_feature", "route_feature"]
 
+
 def match_feature(dialed: str, features: FeatureCodes) -> tuple[FeatureKey, str] | None:
     """(feature, what follows its code) for the longest code starting `dialed`."""
     best: tuple[FeatureKey, str] | None = None

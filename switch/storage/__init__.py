@@ -1,4 +1,4 @@
-"""Implementations of `switch.location.LocationStore` and `StateStore`.
+"""Implementations of `registration.location.LocationStore` and `state_store.StateStore`.
 
 - `memory.MemoryStore`: dicts, for pure tests;
 - `sqlite.SqliteStore`: the embedded default, one SQLite file under `state_dir`.

@@ -8,7 +8,7 @@ replace this with the shared store plus invalidation; the Protocol stays.
 
 from __future__ import annotations
 
-from ..location import Binding, LocationStore
+from ..registration.location import Binding, LocationStore
 
 
 class CachedLocationStore:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..location import Binding, binding_order
+from ..registration.location import Binding, binding_order
 
 
 class MemoryStore:

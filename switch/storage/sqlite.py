@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from ..location import Binding
+from ..registration.location import Binding
 
 _SCHEMA_VERSION = 1
 

@@ -7,14 +7,16 @@ from pathlib import Path
 import pytest
 
 from switch.media import prompts
-from switch.media.voicemail import Mailbox, VoicemailStore
+from switch.media.voicemail import Mailbox, Message, VoicemailStore, new_message_id
 from switch.media.wav import WavWriter
 
 BOX = Mailbox("acme", "201")
 
 
 def leave(store: VoicemailStore, now: float, seconds: float, finish: bool = True) -> str:
-    msg_id, path = store.begin(BOX, caller="sip:202@acme", called="sip:201@acme", now=now)
+    msg_id = new_message_id(now, f"{int(now):08x}")
+    message = Message(id=msg_id, caller="sip:202@acme", called="sip:201@acme", received_at=now)
+    path = store.begin(BOX, message)
     w = WavWriter(path)
     w.write_silence(int(seconds * 8000))
     if finish:

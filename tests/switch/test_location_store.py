@@ -15,8 +15,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from switch.location import Binding, LocationStore, StateStore
+from switch.registration.location import Binding, LocationStore
 from switch.storage import MemoryStore, SqliteStore
+from switch.storage.state_store import StateStore
 
 
 def binding(

@@ -20,8 +20,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sipstack.message import Request, Response
 from sipstack.parse import parse_message
 from sipstack.uri import parse_uri
-from switch.location import Binding
-from switch.registrar import (
+from switch.registration.location import Binding
+from switch.registration.registrar import (
     RegisterOutcome,
     RegistrarPolicy,
     apply_outcome,

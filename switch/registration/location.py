@@ -2,9 +2,9 @@
 
 RFC 3261 §10.2 calls it the "location service": "a location service [...] stores
 bindings between an address-of-record and one or more contact addresses". This
-module holds the data (`Binding`) and the storage interfaces (`LocationStore`,
-`StateStore`); the RFC 3261 §10.3 rules that decide what to store live in
-`switch.registrar`, which knows nothing of storage (Kamailio's registrar/usrloc
+module holds the data (`Binding`) and the storage interface (`LocationStore`); the
+RFC 3261 §10.3 rules that decide what to store live in
+`switch.registration.registrar`, which knows nothing of storage (Kamailio's registrar/usrloc
 split: `registrar/save.c` against `usrloc/usrloc.h`).
 
 Design notes:
@@ -12,18 +12,15 @@ Design notes:
 - Storage knows nothing about SIP. A binding is a plain record keyed by
   (aor, contact); the contact is the Contact URI string as the registrar derived it.
 - `expires_at` is wall-clock epoch seconds, not a monotonic reading: bindings
-  survive a restart (contract: "Registrations [...] survive a restart"), and a
+  survive a restart (docs/BEHAVIOUR.md, "Registration"), and a
   monotonic clock starts again at an arbitrary value in a new process. Every
   method that filters by expiry takes `now` in the same clock.
 - Implementations: `switch.storage.memory.MemoryStore` (dicts, for pure tests) and
   `switch.storage.sqlite.SqliteStore` (the embedded default under `state_dir`).
   A shared store (for instance Redis: one hash per AOR keyed by contact plus a
   sorted set of expiry times for `purge_expired`, and one hash per namespace for
-  `StateStore`) implements the same two Protocols so that several nodes share
-  registrations and feature state; nothing above this module changes.
-- `StateStore` is a tiny namespaced key/value store for persistent feature state
-  other than registrations: hunt-group logins, hunt blocks, round-robin cursors.
-  Values are strings; callers encode what they need.
+  `switch.storage.state_store.StateStore`) implements the same Protocols so that several
+  nodes share registrations and feature state; nothing above this module changes.
 """
 
 from __future__ import annotations
@@ -84,20 +81,6 @@ class LocationStore(Protocol):
 
     def all_bindings(self, now: float) -> list[Binding]:
         """Every unexpired binding of every AOR, ordered by aor then as `bindings`."""
-        ...
-
-
-class StateStore(Protocol):
-    """Small persistent key/value state, grouped by namespace (hunt logins, cursors...)."""
-
-    def get(self, namespace: str, key: str) -> str | None: ...
-
-    def put(self, namespace: str, key: str, value: str) -> None: ...
-
-    def delete(self, namespace: str, key: str) -> None: ...
-
-    def items(self, namespace: str) -> list[tuple[str, str]]:
-        """Every (key, value) of the namespace, ordered by key."""
         ...
 
 

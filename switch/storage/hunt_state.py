@@ -1,13 +1,13 @@
 """Persistent hunt-group member state: blocks (*78/*79), dynamic logins, round-robin cursors.
 
-All of it survives a restart (contract: "hunt logins, hunt blocks ... survive a
-restart"), so it lives in the StateStore (SQLite by default, a shared store for
+All of it survives a restart (docs/BEHAVIOUR.md, "Persistence"), so it lives in the
+StateStore (SQLite by default, a shared store for
 several nodes); reads are served from memory, loaded once.
 """
 
 from __future__ import annotations
 
-from .location import StateStore
+from .state_store import StateStore
 
 _BLOCK = "hunt_block"
 _LOGIN = "hunt_login"
@@ -19,8 +19,7 @@ class HuntState:
         self._store = store
         self._blocked = {key for key, _ in store.items(_BLOCK)}
         self._logins = {key for key, _ in store.items(_LOGIN)}
-        self._cursors = {key: int(value) for key, value in store.items(_CURSOR)
-                         if value.isdigit()}
+        self._cursors = {key: int(value) for key, value in store.items(_CURSOR) if value.isdigit()}
 
     # -- blocks --------------------------------------------------------------------------
     def blocked(self, customer: str, extension: str) -> bool:

@@ -3,14 +3,14 @@
 Call pickup joins two parties that both made an offer: the original caller (its
 INVITE went to the ringing phones) and the picker (its own INVITE). The switch
 answers each offer itself, pointing each side's media at the other one, so RTP
-flows directly between them both ways without a re-INVITE (ARCHITECTURE §7 q.1).
+flows directly between them both ways without a re-INVITE (docs/ARCHITECTURE.md, "Pickup SDP").
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from .media.sdp import Negotiated, SdpError, build_answer, negotiate_offer, parse_sdp
+from ..media.sdp import Negotiated, SdpError, build_answer, negotiate_offer, parse_sdp
 
 
 def bridge_offers(offer_a: bytes, offer_b: bytes, session_id: int) -> tuple[bytes, bytes] | None:
@@ -33,10 +33,12 @@ def bridge_offers(offer_a: bytes, offer_b: bytes, session_id: int) -> tuple[byte
     host_a, host_b = chosen_a.remote_host, chosen_b.remote_host
     if host_a is None or host_b is None:
         return None
-    to_a = build_answer(sdp_a, chosen_a, host=host_b, port=chosen_b.remote_port,
-                        session_id=session_id)
-    to_b = build_answer(sdp_b, chosen_b, host=host_a, port=chosen_a.remote_port,
-                        session_id=session_id + 1)
+    to_a = build_answer(
+        sdp_a, chosen_a, host=host_b, port=chosen_b.remote_port, session_id=session_id
+    )
+    to_b = build_answer(
+        sdp_b, chosen_b, host=host_a, port=chosen_a.remote_port, session_id=session_id + 1
+    )
     return to_a, to_b
 
 

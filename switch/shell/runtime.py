@@ -26,16 +26,18 @@ from sipstack.endpoint import Endpoint
 from sipstack.ids import IdSource
 from sipstack.transport import Address, Transport, bracket
 
+from ..auth import AuthThrottle, DigestAuthenticator
+from ..core import Switch
+from ..directory import Directory
+from ..features.voicemail import MailboxIndex
+from ..media import MediaServer, VoicemailStore, prompts
+from ..registration.registrar import RegistrarPolicy
+from ..storage.cache import CachedLocationStore
+from ..storage.sqlite import SqliteStore
 from .admin import serve_admin
-from .auth import AuthThrottle, DigestAuthenticator
-from .core import Switch
-from .directory import Directory
-from .local_media import MediaOpened
 from .logconfig import flush_logs
-from .media import MediaServer, MediaSession, MediaUnavailable, SdpError, VoicemailStore
-from .registrar import RegistrarPolicy
-from .storage.cache import CachedLocationStore
-from .storage.sqlite import SqliteStore
+from .mailbox_files import ThreadedMailboxFiles
+from .media_adapter import RuntimeMedia
 
 log = structlog.get_logger("switch.runtime")
 
@@ -56,7 +58,7 @@ class Runtime:
         self.switch: Switch
         self.store: SqliteStore
         self.media_server: MediaServer
-        self.media_port: _RuntimeMedia
+        self.mailbox_files: ThreadedMailboxFiles
         self.admin: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -66,23 +68,35 @@ class Runtime:
             transport = Transport.UDP if listen.transport == "udp" else Transport.TCP
             # IPv6 is written [::1] in the file (as in SIP URIs); sockets want it bare
             local[transport] = await self.transports.listen(
-                transport, listen.host.strip("[]"), listen.port)
-            log.info("listening", transport=transport.value, host=local[transport][0],
-                     port=local[transport][1])
+                transport, listen.host.strip("[]"), listen.port
+            )
+            log.info(
+                "listening",
+                transport=transport.value,
+                host=local[transport][0],
+                port=local[transport][1],
+            )
         low, high = (int(p) for p in server.rtp_ports.split("-"))
         media_host = next(iter(local.values()))[0]
         advertise = server.advertise or _reachable_address(media_host)
         self.media_server = MediaServer(media_host, low, high, advertise=advertise)
-        self.media_port = _RuntimeMedia(self, self.media_server)
         state_dir = Path(server.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(state_dir / "softswitch.db")
+        # Everything read from disk is read now, before the first datagram: the shipped
+        # prompts and the mailbox counts. Later file work runs off the loop.
+        prompts.preload()
+        voicemail = VoicemailStore(state_dir)
+        index = MailboxIndex((box, voicemail.messages(box)) for box in voicemail.mailboxes())
+        self.mailbox_files = ThreadedMailboxFiles(voicemail, self.run_pumped)
         now = time.time()
         ids = IdSource()
         self.endpoint = Endpoint(local=local, ids=ids, user_agent=server.user_agent)
-        contacts = {t: f"<sip:switch@{bracket(server.advertise or _reachable_address(host))}:"
-                       f"{port};transport={t.value.lower()}>"
-                    for t, (host, port) in local.items()}
+        contacts = {
+            t: f"<sip:switch@{bracket(server.advertise or _reachable_address(host))}:"
+            f"{port};transport={t.value.lower()}>"
+            for t, (host, port) in local.items()
+        }
         auth = server.auth
         self.switch = Switch(
             endpoint=self.endpoint,
@@ -90,10 +104,12 @@ class Runtime:
             location=CachedLocationStore(self.store, now),
             state_store=self.store,
             ids=ids,
-            authenticator=DigestAuthenticator(_secret(state_dir), auth.algorithms,
-                                              float(auth.nonce_ttl)),
-            throttle=AuthThrottle(auth.max_failures, float(auth.failure_window),
-                                  AUTH_BLOCK_SECONDS),
+            authenticator=DigestAuthenticator(
+                _secret(state_dir), auth.algorithms, float(auth.nonce_ttl)
+            ),
+            throttle=AuthThrottle(
+                auth.max_failures, float(auth.failure_window), AUTH_BLOCK_SECONDS
+            ),
             policy=RegistrarPolicy(
                 min_expires=server.registration.min_expires,
                 max_expires=server.registration.max_expires,
@@ -101,26 +117,31 @@ class Runtime:
             ),
             contacts=contacts,
             now=now,
-            voicemail=VoicemailStore(state_dir),
-            media=self.media_port,
+            mailbox_files=self.mailbox_files,
+            mailbox_index=index,
+            media=RuntimeMedia(self.media_server, self.run_pumped),
             invite_401_user_agents=auth.invite_401_user_agents,
         )
         if server.admin is not None:
             try:
-                self.admin = await serve_admin(server.admin.host, server.admin.port,
-                                               lambda: self.switch)
+                self.admin = await serve_admin(server.admin.host, server.admin.port, self.switch)
                 log.info("admin.listening", host=server.admin.host, port=server.admin.port)
             except OSError as exc:
                 # Status pages are a convenience: a taken admin port must not keep the
                 # switch from serving calls.
-                log.error("admin.unavailable", host=server.admin.host,
-                          port=server.admin.port, error=str(exc))
+                log.error(
+                    "admin.unavailable",
+                    host=server.admin.host,
+                    port=server.admin.port,
+                    error=str(exc),
+                )
         self.loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.loop.add_signal_handler(signal.SIGTERM, self.stopped.set)
         self.loop.add_signal_handler(signal.SIGINT, self.stopped.set)
         self._rearm()
-        log.info("started", config=self.config_path,
-                 bindings=len(self.switch.location.all_bindings(now)))
+        log.info(
+            "started", config=self.config_path, bindings=len(self.switch.location.all_bindings(now))
+        )
         self._flush_periodically()
         # The configuration, directory and loaded bindings live as long as the process:
         # move them out of the collector's sight, and collect young objects less often.
@@ -165,8 +186,9 @@ class Runtime:
         flush_logs()
 
     def _rearm(self) -> None:
-        deadlines = [d for d in (self.endpoint.get_timer(), self.switch.get_timer())
-                     if d is not None]
+        deadlines = [
+            d for d in (self.endpoint.get_timer(), self.switch.get_timer()) if d is not None
+        ]
         deadline = min(deadlines) if deadlines else None
         armed = self._timer_deadline
         if deadline is None or (armed is not None and armed <= deadline):
@@ -207,108 +229,34 @@ class Runtime:
             flush_logs()
             return
         if config.server.listen != self.config.server.listen:
-            log.warning("reload.listen_unchanged",
-                        detail="listen addresses change only on restart")
+            log.warning("reload.listen_unchanged", detail="listen addresses change only on restart")
         self.config = config
-        self.switch.invite_401_user_agents = config.server.auth.invite_401_user_agents
-        self.switch.reload(Directory.build(config))
+        self.switch.reload(Directory.build(config), config.server.auth.invite_401_user_agents)
         log.info("reloaded", config=self.config_path)
         flush_logs()
 
-    def run_pumped(self, callback: Callable[[], None]) -> None:
-        """Run a media callback as if it were a SIP event: inside the pump."""
+    def run_pumped(self, callback: Callable[[float], None]) -> None:
+        """Run a callback from the media or file shell as if it were a SIP event: inside
+        the pump, with the time of this pump."""
         now = time.time()
-        self.switch.now = now
         try:
-            callback()
+            callback(now)
         except Exception:  # noqa: BLE001 - a bug in one call must not stop the others
-            log.exception("media.callback_error")
+            log.exception("shell.callback_error")
         self._pump(now)
 
     async def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        # Finalise recordings in progress: the part recorded so far is kept (issue 4).
+        # Finalise recordings in progress: the part recorded so far is kept.
         self.media_server.close()
+        self.mailbox_files.close()
         if self.admin is not None:
             self.admin.close()
         self.transports.close()
         self.store.close()
         log.info("stopped")
         flush_logs()
-
-
-class _GuardedSession:
-    """A MediaSession whose callbacks run inside the switch's pump."""
-
-    def __init__(self, session: MediaSession, runtime: Runtime) -> None:
-        self._session = session
-        self._runtime = runtime
-        self._on_dtmf: Callable[[str], None] | None = None
-        session.on_dtmf = self._dtmf
-
-    @property
-    def on_dtmf(self) -> Callable[[str], None] | None:
-        return self._on_dtmf
-
-    @on_dtmf.setter
-    def on_dtmf(self, callback: Callable[[str], None] | None) -> None:
-        self._on_dtmf = callback
-
-    def _dtmf(self, digit: str) -> None:
-        callback = self._on_dtmf
-        if callback is not None:
-            self._runtime.run_pumped(lambda: callback(digit))
-
-    def play(self, pcm: bytes, then: Callable[[], None] | None = None) -> None:
-        self._session.play(pcm, None if then is None else lambda: self._runtime.run_pumped(then))
-
-    def stop_playback(self) -> None:
-        self._session.stop_playback()
-
-    def record(self, path: Path, *, max_seconds: float, silence_seconds: float,
-               on_stop: Callable[[float], None]) -> None:
-        self._session.record(path, max_seconds=max_seconds, silence_seconds=silence_seconds,
-                             on_stop=lambda d: self._runtime.run_pumped(lambda: on_stop(d)))
-
-    def stop_recording(self) -> None:
-        self._session.stop_recording()
-
-    def renegotiate(self, offer: bytes) -> bytes:
-        return self._session.renegotiate(offer)
-
-    def close(self) -> None:
-        self._session.close()
-
-
-class _RuntimeMedia:
-    """`local_media.MediaPort` over the asyncio MediaServer."""
-
-    def __init__(self, runtime: Runtime, server: MediaServer) -> None:
-        self._runtime = runtime
-        self._server = server
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def open(self, call_id: str, offer: bytes | None, done: MediaOpened) -> None:
-        async def opening() -> None:
-            try:
-                session, sdp = await self._server.open(call_id, offer)
-            except SdpError as exc:
-                status = exc.status_hint
-                self._runtime.run_pumped(lambda: done(None, b"", status))
-                return
-            except MediaUnavailable:
-                self._runtime.run_pumped(lambda: done(None, b"", 503))
-                return
-            guarded = _GuardedSession(session, self._runtime)
-            self._runtime.run_pumped(lambda: done(guarded, sdp, 200))
-
-        task = asyncio.get_running_loop().create_task(opening())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def guard(self, callback: Callable[[], None]) -> Callable[[], None]:
-        return lambda: self._runtime.run_pumped(callback)
 
 
 def _reachable_address(host: str) -> str:

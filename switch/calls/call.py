@@ -21,16 +21,15 @@ from typing import Protocol
 import structlog
 
 from sipstack.dialog import Dialog
-from sipstack.endpoint import Endpoint
 from sipstack.errors import ParseError, RemoteProtocolError
 from sipstack.ids import IdSource
 from sipstack.message import REASON_PHRASES, Request, Response, make_response
-from sipstack.transport import Transport
+from sipstack.transport import Address, Transport
 
-from .extension_state import ExtensionKey, ExtensionStates
-from .leg import ForkState, InboundLeg, OutboundLeg
+from ..timers import Timer
+from .legs import ForkState, InboundLeg, OutboundLeg
+from .line_state import ExtensionKey, ExtensionStates
 from .ring_step import RingStep
-from .timers import Timer
 
 COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER, NOTIFY, MESSAGE"
@@ -43,19 +42,33 @@ class CallPhase(enum.Enum):
     ENDED = "ended"
 
 
-class CallHost(Protocol):
-    """What a call needs from the switch around it."""
+class CallSip(Protocol):
+    """The transaction layer as a call uses it (`sipstack.Endpoint`)."""
 
-    endpoint: Endpoint
-    ids: IdSource
-    states: ExtensionStates
-    now: float
+    def send_request(
+        self, request: Request, destination: Address, transport: Transport, now: float
+    ) -> str: ...
+    def send_response(self, response: Response, now: float) -> None: ...
+    def send_cancel(
+        self, invite_tx_id: str, now: float, reason: str | None = None
+    ) -> str | None: ...
+    def send_ack(self, ack: Request, destination: Address, transport: Transport) -> None: ...
+
+
+class CallHost(Protocol):
+    """What a call needs from the switch around it: the wire, ids, line state, its index."""
+
+    @property
+    def sip(self) -> CallSip: ...
+    @property
+    def ids(self) -> IdSource: ...
+    @property
+    def lines(self) -> ExtensionStates: ...
 
     def contact_for(self, transport: Transport) -> str: ...
     def index_tx(self, tx_id: str, call: Call) -> None: ...
     def index_dialog(self, key: tuple[str, str], call: Call) -> None: ...
-    def call_ended(self, call: Call) -> None: ...
-    def fork_failed(self, call: Call, responses: list[int]) -> bool: ...
+    def call_ended(self, call: Call, now: float) -> None: ...
 
 
 class LocalApp(Protocol):
@@ -70,8 +83,9 @@ class Relay:
 
     __slots__ = ("source_request", "source_tx", "from_caller", "sent")
 
-    def __init__(self, source_request: Request, source_tx: str, from_caller: bool,
-                 sent: Request) -> None:
+    def __init__(
+        self, source_request: Request, source_tx: str, from_caller: bool, sent: Request
+    ) -> None:
         self.source_request = source_request
         self.source_tx = source_tx
         self.from_caller = from_caller
@@ -79,12 +93,30 @@ class Relay:
 
 
 class Call:
-    __slots__ = ("host", "a", "forks", "b", "phase", "relays", "pending_ack", "log",
-                 "answered_at", "timer", "step", "app", "started_at", "final_status",
-                 "ended_at", "end_reason", "caller_acked", "pending_caller_bye", "tx_ids",
-                 "dialog_keys")
+    __slots__ = (
+        "host",
+        "a",
+        "forks",
+        "b",
+        "phase",
+        "relays",
+        "pending_ack",
+        "log",
+        "answered_at",
+        "timer",
+        "step",
+        "app",
+        "started_at",
+        "final_status",
+        "ended_at",
+        "end_reason",
+        "caller_acked",
+        "pending_caller_bye",
+        "tx_ids",
+        "dialog_keys",
+    )
 
-    def __init__(self, host: CallHost, a: InboundLeg) -> None:
+    def __init__(self, host: CallHost, a: InboundLeg, now: float) -> None:
         self.host = host
         self.a = a
         self.forks: dict[str, OutboundLeg] = {}
@@ -95,7 +127,7 @@ class Call:
         self.pending_ack: tuple[bool, Request] | None = None
         self.log = structlog.get_logger("switch.call").bind(call_id=a.invite.call_id)
         self.answered_at: float | None = None
-        self.started_at = host.now
+        self.started_at = now
         self.final_status: int | None = None  # what the caller's INVITE was answered with
         self.ended_at: float | None = None
         self.end_reason = ""
@@ -106,8 +138,8 @@ class Call:
         # where the switch indexed this call, so it can be un-indexed without a scan
         self.tx_ids: list[str] = []
         self.dialog_keys: list[tuple[str, str]] = []
-        self.timer: Timer | None = None  # the router's ring-step / no-answer deadline
-        self.step: RingStep | None = None  # what is ringing now (router, hunting)
+        self.timer: Timer | None = None  # the ring step's no-answer deadline
+        self.step: RingStep | None = None  # what is ringing now (ringing.py, hunt groups)
         self.app: LocalApp | None = None  # the switch itself answers (voicemail, features)
 
     @property
@@ -118,11 +150,11 @@ class Call:
     def ring(self, fork: OutboundLeg, now: float) -> None:
         """Send one more fork (a contact of a callee) and track it."""
         (dest, transport) = fork.peer
-        fork.tx_id = self.host.endpoint.send_request(fork.invite, dest, transport, now)
+        fork.tx_id = self.host.sip.send_request(fork.invite, dest, transport, now)
         self.forks[fork.tx_id] = fork
         self.host.index_tx(fork.tx_id, self)
         if fork.callee is not None:
-            self.host.states.ring(fork.callee, self.call_id)
+            self.host.lines.ring(fork.callee, self.call_id)
         if self.phase is CallPhase.ROUTING:
             self.phase = CallPhase.ALERTING
         self.log.info("call.fork", callee=_ext(fork.callee), contact=str(fork.invite.uri))
@@ -132,13 +164,12 @@ class Call:
             if fork is keep or fork.state not in (ForkState.TRYING, ForkState.RINGING):
                 continue
             fork.state = ForkState.CANCELLING
-            self.host.endpoint.send_cancel(fork.tx_id, now, reason)
+            self.host.sip.send_cancel(fork.tx_id, now, reason)
             if fork.callee is not None:
-                self.host.states.stop_ringing(fork.callee, self.call_id)
+                self.host.lines.stop_ringing(fork.callee, self.call_id)
 
     def active_forks(self) -> list[OutboundLeg]:
-        return [f for f in self.forks.values()
-                if f.state in (ForkState.TRYING, ForkState.RINGING)]
+        return [f for f in self.forks.values() if f.state in (ForkState.TRYING, ForkState.RINGING)]
 
     # -- responses from the callee side ---------------------------------------------------
     def on_response(self, tx_id: str, response: Response, now: float) -> None:
@@ -160,7 +191,7 @@ class Call:
             if fork.state is ForkState.TRYING:
                 fork.state = ForkState.RINGING
             if self.phase is CallPhase.ALERTING and fork.state is ForkState.RINGING:
-                self._send_to_caller(status, response.reason, response)
+                self._send_to_caller(status, response.reason, response, now)
             return
         if status < 300:
             self._on_fork_answered(fork, response, now)
@@ -169,7 +200,7 @@ class Call:
         was_cancelled = fork.state is ForkState.CANCELLING
         fork.state = ForkState.FAILED
         if fork.callee is not None:
-            self.host.states.stop_ringing(fork.callee, self.call_id)
+            self.host.lines.stop_ringing(fork.callee, self.call_id)
         if was_cancelled or self.phase is not CallPhase.ALERTING:
             return
         if status >= 600:
@@ -177,14 +208,17 @@ class Call:
             self.cancel_forks(now, None)
         if not self.active_forks():
             # forks of earlier ring steps that we cancelled do not speak for this one
-            statuses = [f.last_status for f in self.forks.values()
-                        if f.state is ForkState.FAILED and f.last_status >= 300]
-            if not self.host.fork_failed(self, statuses):
+            statuses = [
+                f.last_status
+                for f in self.forks.values()
+                if f.state is ForkState.FAILED and f.last_status >= 300
+            ]
+            step = self.step
+            if step is None or not step.all_failed(statuses, now):
                 self.reject(best_failure(statuses), now)
 
     def _on_fork_answered(self, fork: OutboundLeg, response: Response, now: float) -> None:
-        if fork is self.b and fork.dialog is not None \
-                and response.to.tag == fork.dialog.remote_tag:
+        if fork is self.b and fork.dialog is not None and response.to.tag == fork.dialog.remote_tag:
             # The winner retransmitting its 2xx (RFC 3261 §13.3.1.4): the endpoint
             # re-sends our ACK once we have sent one; a delayed-offer ACK is still waiting
             # for the caller's answer. Either way this is not a new fork.
@@ -205,27 +239,35 @@ class Call:
         else:
             self.pending_ack = (False, fork.invite)
         self.cancel_forks(now, COMPLETED_ELSEWHERE, keep=fork)
-        states = self.host.states
         if fork.callee is not None:
-            states.connect(fork.callee, self.call_id)
-        self._answer_caller(response)
+            self.host.lines.connect(fork.callee, self.call_id)
+        self._answer_caller(response, now)
         self.log.info("call.answered", callee=_ext(fork.callee))
 
-    def _ack_and_bye(self, fork: OutboundLeg, dialog: Dialog, response: Response,
-                     now: float) -> None:
+    def _ack_and_bye(
+        self, fork: OutboundLeg, dialog: Dialog, response: Response, now: float
+    ) -> None:
         self._send_ack(fork, dialog, response.cseq.seq, b"", None)
         bye = dialog.create_request("BYE")
         dest, transport = fork.peer
-        self.host.endpoint.send_request(bye, dest, transport, now)
+        self.host.sip.send_request(bye, dest, transport, now)
 
-    def _send_ack(self, leg: OutboundLeg | InboundLeg, dialog: Dialog, seq: int, body: bytes,
-                  content_type: str | None) -> None:
+    def _send_ack(
+        self,
+        leg: OutboundLeg | InboundLeg,
+        dialog: Dialog,
+        seq: int,
+        body: bytes,
+        content_type: str | None,
+    ) -> None:
         ack = dialog.create_request("ACK", body, content_type, cseq=seq)
         dest, transport = leg.peer
-        self.host.endpoint.send_ack(ack, dest, transport)
+        self.host.sip.send_ack(ack, dest, transport)
 
     # -- towards the caller -----------------------------------------------------------
-    def _send_to_caller(self, status: int, reason: str, source: Response | None) -> None:
+    def _send_to_caller(
+        self, status: int, reason: str, source: Response | None, now: float
+    ) -> None:
         a = self.a
         response = make_response(a.invite, status, reason, to_tag=a.local_tag)
         if status > 100:
@@ -236,22 +278,63 @@ class Call:
         if status >= 200:
             a.final_sent = True
             self.final_status = status
-        self.host.endpoint.send_response(response, self.host.now)
+        self.host.sip.send_response(response, now)
 
-    def _answer_caller(self, response: Response) -> None:
+    def _answer_caller(self, response: Response, now: float) -> None:
         a = self.a
         a.dialog = Dialog.as_uas(a.invite, a.local_tag, self.host.contact_for(a.peer[1]))
         self.host.index_dialog(a.dialog.key, self)
-        self._send_to_caller(200, "OK", response)
+        self._send_to_caller(200, "OK", response, now)
 
-    def answer_locally(self, body: bytes, content_type: str | None) -> None:
-        """Answer the caller from the switch itself (pickup, feature codes, voicemail)."""
+    def answer_locally(
+        self, body: bytes, content_type: str | None, now: float, app: LocalApp | None = None
+    ) -> None:
+        """Answer the caller from the switch itself (pickup, feature codes, voicemail);
+        `app` is the media session that is now the other party."""
         self.phase = CallPhase.ANSWERED
-        self.answered_at = self.host.now
-        self.answer_other(self.a, body, content_type)
+        self.answered_at = now
+        self.app = app
+        self._answer_inbound(self.a, body, content_type, now)
 
-    def answer_other(self, leg: InboundLeg, body: bytes,
-                     content_type: str | None = "application/sdp") -> None:
+    def take_over_picker(
+        self, picker: InboundLeg, to_caller: bytes, to_picker: bytes, now: float
+    ) -> None:
+        """Call pickup: the ringing forks stop and the picker's INVITE becomes this call's
+        other side; the switch answers the caller's offer and the picker's, each with
+        media that reaches the other (features/pickup.py chose the call and the SDP)."""
+        self.cancel_forks(now, COMPLETED_ELSEWHERE)
+        self.stop_ring_timer()
+        self.b = picker
+        if picker.caller is not None:
+            self.host.lines.connect(picker.caller, self.call_id)
+        self.answer_locally(to_caller, "application/sdp", now)
+        self._answer_inbound(picker, to_picker, "application/sdp", now)
+        self.log.info("call.picked_up", picker=picker.caller[1] if picker.caller else None)
+
+    def hand_over(self) -> None:
+        """This call's caller now belongs to another call (it picked that call up): this
+        one is over without a record of its own, its line state moved with the leg."""
+        self.phase = CallPhase.ENDED
+        self.stop_ring_timer()
+        if self.a.caller is not None:
+            self.host.lines.release(self.a.caller, self.call_id)
+
+    # -- ring steps (calls/ringing.py and the group features place them) ---------------
+    def begin_step(self, step: RingStep) -> None:
+        self.step = step
+
+    def set_ring_timer(self, timer: Timer) -> None:
+        self.stop_ring_timer()
+        self.timer = timer
+
+    def stop_ring_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _answer_inbound(
+        self, leg: InboundLeg, body: bytes, content_type: str | None, now: float
+    ) -> None:
         """200 OK with our own SDP on an inbound leg; its UAS dialog joins this call."""
         contact = self.host.contact_for(leg.peer[1])
         leg.dialog = Dialog.as_uas(leg.invite, leg.local_tag, contact)
@@ -264,16 +347,16 @@ class Call:
         leg.final_sent = True
         if leg is self.a:
             self.final_status = 200
-        self.host.endpoint.send_response(response, self.host.now)
+        self.host.sip.send_response(response, now)
 
     def reject(self, status: int, now: float, reason: str | None = None) -> None:
         """Final non-2xx to the caller; the call is over."""
         if status < 300:
             status = 500  # never a provisional or success as a refusal
         if not self.a.final_sent:
-            self._send_to_caller(status, reason or _reason(status), None)
+            self._send_to_caller(status, reason or _reason(status), None, now)
         self.cancel_forks(now, None)
-        self.end(f"rejected {status}")
+        self.end(f"rejected {status}", now)
 
     def on_caller_cancel(self, now: float, reason: str | None = None) -> None:
         """The caller's CANCEL (the endpoint already said 200 to it): 487, cancel every fork.
@@ -284,12 +367,13 @@ class Call:
             return
         self.cancel_forks(now, reason)
         if not self.a.final_sent:
-            self._send_to_caller(487, "Request Terminated", None)
-        self.end("caller cancelled")
+            self._send_to_caller(487, "Request Terminated", None, now)
+        self.end("caller cancelled", now)
 
     # -- in-dialog requests ---------------------------------------------------------------
-    def on_request(self, request: Request, tx_id: str | None, from_caller: bool,
-                   now: float) -> None:
+    def on_request(
+        self, request: Request, tx_id: str | None, from_caller: bool, now: float
+    ) -> None:
         mine = self.a.dialog if from_caller else (self.b.dialog if self.b else None)
         if mine is None:
             return
@@ -303,17 +387,17 @@ class Call:
         if self.phase is CallPhase.ENDED:
             # RFC 3261 §12.2.2: the dialog is gone. A crossed BYE is simply confirmed.
             if request.method == "BYE":
-                self._answer(request, 200, "OK")
+                self._answer(request, 200, "OK", now)
             else:
-                self._answer(request, 481, "Call/Transaction Does Not Exist")
+                self._answer(request, 481, "Call/Transaction Does Not Exist", now)
             return
         try:
             mine.check_remote_cseq(request)
         except RemoteProtocolError as exc:
-            self._answer(request, exc.status_hint, exc.reason)
+            self._answer(request, exc.status_hint, exc.reason, now)
             return
         if request.method == "BYE":
-            self._answer(request, 200, "OK")
+            self._answer(request, 200, "OK", now)
             self.hang_up(now, from_caller=from_caller)
             return
         self._relay_request(request, tx_id, from_caller, now)
@@ -331,20 +415,20 @@ class Call:
             return
         self._send_ack(leg, dialog, invite.cseq.seq, ack.body, ack.get("content-type"))
 
-    def _relay_request(self, request: Request, tx_id: str, from_caller: bool,
-                       now: float) -> None:
+    def _relay_request(self, request: Request, tx_id: str, from_caller: bool, now: float) -> None:
         other: InboundLeg | OutboundLeg | None = self.b if from_caller else self.a
         mine_leg: InboundLeg | OutboundLeg | None = self.a if from_caller else self.b
         if from_caller and other is None and self.app is not None:
-            self._answer_locally_in_dialog(request)
+            self._answer_locally_in_dialog(request, now)
             return
         if other is None or other.dialog is None or mine_leg is None or mine_leg.dialog is None:
-            self._answer(request, 481, "Call/Transaction Does Not Exist")
+            self._answer(request, 481, "Call/Transaction Does Not Exist", now)
             return
         if request.method == "INVITE":
             mine_leg.dialog.update_target(request)
         sent = other.dialog.create_request(
-            request.method, request.body, request.get("content-type"))
+            request.method, request.body, request.get("content-type")
+        )
         for name in ("event", "subscription-state", "refer-to", "referred-by", "reason"):
             value = request.get(name)
             if value is not None:
@@ -352,7 +436,7 @@ class Call:
         mf = _max_forwards(request)
         sent.set("max-forwards", str(mf - 1 if mf > 0 else 0))
         dest, transport = other.peer
-        relayed_tx = self.host.endpoint.send_request(sent, dest, transport, now)
+        relayed_tx = self.host.sip.send_request(sent, dest, transport, now)
         self.relays[relayed_tx] = Relay(request, tx_id, from_caller, sent)
         self.host.index_tx(relayed_tx, self)
 
@@ -362,8 +446,9 @@ class Call:
         other: InboundLeg | OutboundLeg | None = self.b if relay.from_caller else self.a
         if mine_leg is None or mine_leg.dialog is None:
             return
-        out = make_response(source, response.status, response.reason,
-                            to_tag=mine_leg.dialog.local_tag)
+        out = make_response(
+            source, response.status, response.reason, to_tag=mine_leg.dialog.local_tag
+        )
         if response.status >= 200 and response.cseq.method == "INVITE" and response.status < 300:
             if other is not None and other.dialog is not None:
                 other.dialog.update_target(response)
@@ -377,9 +462,9 @@ class Call:
             out.add("content-type", response.get("content-type") or "application/sdp")
             out.body = response.body
         if response.status > 100:
-            self.host.endpoint.send_response(out, now)
+            self.host.sip.send_response(out, now)
 
-    def _answer_locally_in_dialog(self, request: Request) -> None:
+    def _answer_locally_in_dialog(self, request: Request, now: float) -> None:
         """The switch itself is the other party (voicemail, a feature code): a re-INVITE
         (hold, session refresh) is answered from the media session, INFO/UPDATE with 200."""
         assert self.app is not None
@@ -391,17 +476,17 @@ class Call:
             response.add("contact", self.host.contact_for(self.a.peer[1]))
             response.add("content-type", "application/sdp")
             response.body = answer
-            self.host.endpoint.send_response(response, self.host.now)
+            self.host.sip.send_response(response, now)
             return
         if request.method in ("INVITE", "INFO", "UPDATE", "OPTIONS", "NOTIFY"):
-            self._answer(request, 200, "OK")
+            self._answer(request, 200, "OK", now)
             return
-        self._answer(request, 405, "Method Not Allowed")
+        self._answer(request, 405, "Method Not Allowed", now)
 
-    def _answer(self, request: Request, status: int, reason: str) -> None:
+    def _answer(self, request: Request, status: int, reason: str, now: float) -> None:
         tag = request.to.tag
         response = make_response(request, status, reason, to_tag=None if tag else self.a.local_tag)
-        self.host.endpoint.send_response(response, self.host.now)
+        self.host.sip.send_response(response, now)
 
     # -- the end ------------------------------------------------------------------------
     def hang_up(self, now: float, *, from_caller: bool | None) -> None:
@@ -418,14 +503,14 @@ class Call:
                 self.pending_caller_bye = True
             else:
                 self._send_bye(leg, now)
-        self.end("hangup by " + ("caller" if from_caller else "callee" if from_caller is False
-                                 else "switch"))
+        by = "caller" if from_caller else "callee" if from_caller is False else "switch"
+        self.end("hangup by " + by, now)
 
     def _send_bye(self, leg: InboundLeg | OutboundLeg, now: float) -> None:
         if leg.dialog is not None:
             bye = leg.dialog.create_request("BYE")
             dest, transport = leg.peer
-            self.host.endpoint.send_request(bye, dest, transport, now)
+            self.host.sip.send_request(bye, dest, transport, now)
 
     def _caller_acked(self, now: float) -> None:
         self.caller_acked = True
@@ -450,28 +535,27 @@ class Call:
         if relay is not None:
             self._relay_response(relay, _synthetic(relay.sent, 408), now)
             if relay.sent.method == "BYE":
-                self.end("bye timed out")
+                self.end("bye timed out", now)
 
-    def end(self, why: str) -> None:
+    def end(self, why: str, now: float) -> None:
         if self.phase is CallPhase.ENDED:
             return
         self.phase = CallPhase.ENDED
-        self.ended_at = self.host.now
+        self.ended_at = now
         self.end_reason = why
-        states = self.host.states
+        lines = self.host.lines
         if self.a.caller is not None:
-            states.release(self.a.caller, self.call_id)
+            lines.release(self.a.caller, self.call_id)
         for fork in self.forks.values():
             if fork.callee is not None:
-                states.release(fork.callee, self.call_id)
+                lines.release(fork.callee, self.call_id)
         if isinstance(self.b, InboundLeg) and self.b.caller is not None:
-            states.release(self.b.caller, self.call_id)  # a picker
-        if self.timer is not None:
-            self.timer.cancel()
+            lines.release(self.b.caller, self.call_id)  # a picker
+        self.stop_ring_timer()
         if self.app is not None:
             self.app.close()
         self.log.info("call.ended", reason=why)
-        self.host.call_ended(self)
+        self.host.call_ended(self, now)
 
 
 def best_failure(statuses: list[int]) -> int:

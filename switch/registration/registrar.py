@@ -2,7 +2,7 @@
 
 The caller has already done steps 1 to 4 (Request-URI domain, Require -> 420,
 authentication, To AOR validity -> 404) and looked up the current bindings. This
-module decides; `switch.location` stores. `process_register` returns the response
+module decides; `switch.registration.location` stores. `process_register` returns the response
 and the binding changes as data; `apply_outcome` hands the changes to a
 `LocationStore`.
 

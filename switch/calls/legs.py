@@ -16,7 +16,7 @@ from sipstack.dialog import Dialog
 from sipstack.message import Request
 from sipstack.transport import Address, Transport
 
-from .extension_state import ExtensionKey
+from .line_state import ExtensionKey
 
 Peer = tuple[Address, Transport]
 
@@ -32,8 +32,9 @@ class ForkState(enum.Enum):
 class InboundLeg:
     __slots__ = ("invite", "tx_id", "peer", "local_tag", "dialog", "caller", "final_sent")
 
-    def __init__(self, invite: Request, tx_id: str, peer: Peer, local_tag: str,
-                 caller: ExtensionKey | None) -> None:
+    def __init__(
+        self, invite: Request, tx_id: str, peer: Peer, local_tag: str, caller: ExtensionKey | None
+    ) -> None:
         self.invite = invite
         self.tx_id = tx_id
         self.peer = peer
@@ -44,11 +45,20 @@ class InboundLeg:
 
 
 class OutboundLeg:
-    __slots__ = ("invite", "tx_id", "peer", "callee", "dialog", "state", "last_status",
-                 "started_at")
+    __slots__ = (
+        "invite",
+        "tx_id",
+        "peer",
+        "callee",
+        "dialog",
+        "state",
+        "last_status",
+        "started_at",
+    )
 
-    def __init__(self, invite: Request, peer: Peer, callee: ExtensionKey | None,
-                 started_at: float = 0.0) -> None:
+    def __init__(
+        self, invite: Request, peer: Peer, callee: ExtensionKey | None, started_at: float = 0.0
+    ) -> None:
         self.invite = invite
         self.started_at = started_at
         self.tx_id = ""
