@@ -363,14 +363,29 @@ REASON_PHRASES: dict[int, str] = {
 }
 
 
+# Requests whose 1xx (with a To tag) and 2xx create a dialog (RFC 3261 §12.1; RFC 6665
+# §4.1.2.2 for SUBSCRIBE; RFC 3515 §2.4.4 for REFER).
+DIALOG_CREATING = frozenset({"INVITE", "SUBSCRIBE", "REFER"})
+
+
 def make_response(
     request: Request, status: int, reason: str | None = None, to_tag: str | None = None
 ) -> Response:
-    """A response to `request` per RFC 3261 §8.2.6.2: Via, From, To, Call-ID, CSeq copied."""
+    """A response to `request` per RFC 3261 §8.2.6.2: Via, From, To, Call-ID, CSeq copied.
+
+    A response that establishes a dialog also carries the request's Record-Route, in
+    order (§12.1.1: "the UAS MUST copy all Record-Route header field values from the
+    request into the response"), so an SBC or proxy that record-routes stays on the path
+    of the ACK, BYE and re-INVITE."""
     headers: list[tuple[str, str]] = []
     to_value = None
+    forms_dialog = (
+        100 < status < 300
+        and request.method in DIALOG_CREATING
+        and request.to.tag is None
+    )
     for key, value in request.headers:
-        if key in ("via", "from", "call-id", "cseq"):
+        if key in ("via", "from", "call-id", "cseq") or (forms_dialog and key == "record-route"):
             headers.append((key, value))
         elif key == "to" and to_value is None:
             to_value = value

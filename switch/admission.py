@@ -1,8 +1,8 @@
 """What a request must satisfy before the switch acts on it, and whose it is.
 
-Shared by the registrar (core.py), the call router and message waiting, so each
-rule lives once: which Require option tags we support (RFC 3261 §8.2.2.3) and which
-customer (tenant) a phone's request belongs to.
+Shared by the dispatcher (core.py), the registrar, the call router and message
+waiting, so each rule lives once: which Require option tags we support (RFC 3261
+§8.2.2.3) and which customer (tenant) a phone's request belongs to.
 """
 
 from __future__ import annotations
@@ -12,12 +12,24 @@ from sipstack.uri import SipUri
 
 from .directory import Customer, Directory
 
-SUPPORTED_EXTENSIONS = frozenset({"replaces", "outbound", "path", "gruu"})
+# Only what is built end to end. RFC 3261 §8.2.2.3: "If a UAS does not understand an
+# option-tag listed in a Require header field, it MUST respond by generating a
+# response with status code 420 (Bad Extension)" and list it in Unsupported. Accepting
+# `replaces` or `path` without carrying them out would break transfers and proxies
+# silently; they are added here with the features that implement them.
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset()
 
 
 def unsupported_requires(request: Request) -> list[str]:
-    """Option tags in Require that we do not support (RFC 3261 §8.2.2.3 -> 420)."""
+    """Option tags in Require that we do not support (RFC 3261 §8.2.2.3 -> 420).
+
+    Checked for every request but ACK and CANCEL (§8.2.2.3: they cannot be refused)."""
     return [tag for tag in request.values("require") if tag.lower() not in SUPPORTED_EXTENSIONS]
+
+
+def supported_header() -> str | None:
+    """The Supported header value we advertise (RFC 3261 §20.37), None when empty."""
+    return ", ".join(sorted(SUPPORTED_EXTENSIONS)) or None
 
 
 def customer_of(

@@ -30,6 +30,7 @@ from sipstack.events import (
 from sipstack.ids import IdSource
 from sipstack.transport import Transport
 
+from .admission import supported_header, unsupported_requires
 from .auth import AuthThrottle, DigestAuthenticator
 from .calls.call import Call
 from .calls.cdr import CDR_NAMESPACE, call_record, cdr_key
@@ -223,6 +224,12 @@ class Switch:
         except ParseError as exc:
             self.replies.reply(request, 400, now, exc.reason)
             return
+        if request.method != "ACK":
+            unsupported = unsupported_requires(request)
+            if unsupported:
+                headers = [("unsupported", ", ".join(unsupported))]
+                self.replies.reply(request, 420, now, headers=headers)
+                return
         if request.method == "ACK" or in_dialog:
             self._on_in_dialog(event, now)
             return
@@ -250,13 +257,11 @@ class Switch:
         call.on_request(request, event.tx_id, from_caller, now)
 
     def _on_options(self, event: RequestReceived, now: float) -> None:
-        self.replies.reply(
-            event.request,
-            200,
-            now,
-            allow=True,
-            headers=[("accept", "application/sdp"), ("supported", "outbound, path")],
-        )
+        headers = [("accept", "application/sdp")]
+        supported = supported_header()
+        if supported:
+            headers.append(("supported", supported))
+        self.replies.reply(event.request, 200, now, allow=True, headers=headers)
 
     def _purge(self, now: float) -> None:
         self.registrar.purge(now)

@@ -1,7 +1,8 @@
 """CallRouter: an INVITE outside a dialog becomes a Call, and each routing decision is carried out.
 
 Who may call and what the dialled string means are decided by the pure policies in
-`routing/`; this module admits the INVITE (Require, Max-Forwards, URI scheme), finds
+`routing/`; this module admits the INVITE (Max-Forwards, URI scheme; Require is checked for
+every request by the dispatcher), finds
 the caller (a trunk by its address, else a phone by digest), asks `routing.route()` and
 hands the decision to the one place that carries it out (`Destinations`): the ringer
 for extensions and trunks, a feature module for everything else. Coverage comes back
@@ -22,7 +23,7 @@ from sipstack.events import RequestReceived
 from sipstack.message import Request
 from sipstack.uri import SipUri, TelUri
 
-from ..admission import customer_of, unsupported_requires
+from ..admission import customer_of
 from ..ports import DirectoryRef, Gate, Replies
 from ..routing import (
     Caller,
@@ -111,10 +112,6 @@ class CallRouter:
 
     def _acceptable(self, request: Request, now: float) -> bool:
         reply = self._replies.reply
-        unsupported = unsupported_requires(request)
-        if unsupported:
-            reply(request, 420, now, headers=[("unsupported", ", ".join(unsupported))])
-            return False
         try:
             max_forwards = request.max_forwards
         except ParseError as exc:

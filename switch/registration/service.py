@@ -1,7 +1,7 @@
 """The REGISTER service: a phone's REGISTER authenticated, applied and answered.
 
 The RFC 3261 §10.3 rules are the pure `registrar.process_register`; the bindings live in
-the location store. Here the request is admitted (Require, a To naming an extension of a
+the location store. Here the request is admitted (a To naming an extension of a
 known customer), the phone authenticated with its extension's password, the outcome
 stored and answered, and the mailbox lamp refreshed on the contacts just saved, so a
 phone that re-registers or restarts does not show a dark lamp.
@@ -16,7 +16,7 @@ import structlog
 from sipstack.events import RequestReceived
 from sipstack.uri import SipUri
 
-from ..admission import customer_of, unsupported_requires
+from ..admission import customer_of
 from ..media.voicemail import Mailbox
 from ..ports import DirectoryRef, Gate, Replies, SipOut
 from .location import Binding, LocationStore
@@ -51,10 +51,6 @@ class RegisterService:
     def on_register(self, event: RequestReceived, now: float) -> None:
         request = event.request
         reply = self._replies.reply
-        unsupported = unsupported_requires(request)
-        if unsupported:
-            reply(request, 420, now, headers=[("unsupported", ", ".join(unsupported))])
-            return
         to_uri = request.to.uri
         if not isinstance(to_uri, SipUri) or to_uri.user is None:
             reply(request, 404, now, "Not Found (To must be sip:extension@domain)")

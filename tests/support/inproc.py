@@ -283,9 +283,11 @@ class InProcessSwitch:
         *,
         call_id: str | None = None,
         offer: bytes = SDP,
+        extra: list[tuple[str, str]] | None = None,
     ) -> DialledCall:
         """The caller's INVITE, the 407 challenge, its ACK, and the INVITE with credentials."""
         call = DialledCall(self, phone, number, dialled, call_id or f"call-{dialled}-{self.now}")
+        call.extra = list(extra or [])
         self.send(call.invite(1, None, offer), phone)
         challenge = next(m for m in self.take(phone) if isinstance(m, Response) and m.status != 100)
         assert challenge.status == 407, f"{challenge.status} {challenge.reason}"
@@ -314,6 +316,7 @@ class DialledCall:
         self.dialled = dialled
         self.call_id = call_id
         self.tag = f"t{abs(hash(call_id)) % 10**8}"
+        self.extra: list[tuple[str, str]] = []  # more headers on the INVITE (Record-Route...)
         self.answer: Response | None = None
 
     def _uri(self) -> str:
@@ -334,6 +337,7 @@ class DialledCall:
             ("max-forwards", "70"),
             ("contact", f"<sip:{self.number}@{host}:{port}>"),
         ]
+        headers.extend(self.extra)
         if offer:
             headers.append(("content-type", "application/sdp"))
         if auth:

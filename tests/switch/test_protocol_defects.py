@@ -1,0 +1,102 @@
+"""What real peers send, in process: each defect found by the protocol review, pinned.
+
+Every test here failed before its fix (the end-to-end twins over sockets are in
+tests/integration/test_protocol_defects.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sipstack.header_values import parse_auth
+from sipstack.message import Request, Response, make_response
+from sipstack.uri import parse_uri
+from switch.auth import answer_challenge
+from tests.support.inproc import InProcessSwitch, answer
+
+CONFIG = """
+server: {listen: ["udp:127.0.0.1:5060"], state_dir: /tmp/protocol-defects}
+customers:
+  - name: tele
+    domain: tele.test
+    user_groups: [{name: staff}]
+    extensions:
+      - {number: "310", name: Ann, password: pw310, user_group: staff}
+      - {number: "320", name: Bob, password: pw320, user_group: staff}
+"""
+ANN = ("127.0.0.1", 7310)
+BOB = ("127.0.0.1", 7320)
+
+
+def out_of_dialog(method: str, to: str, extra: list[tuple[str, str]]) -> Request:
+    headers = [
+        ("via", f"SIP/2.0/UDP 127.0.0.1:7310;branch=z9hG4bK{method}{len(extra)};rport"),
+        ("from", "<sip:310@tele.test>;tag=ann1"),
+        ("to", f"<sip:{to}@tele.test>"),
+        ("call-id", f"{method}-call"),
+        ("cseq", f"1 {method}"),
+        ("max-forwards", "70"),
+        ("contact", "<sip:310@127.0.0.1:7310>"),
+        *extra,
+    ]
+    return Request(method, parse_uri(f"sip:{to}@tele.test"), headers)
+
+
+@pytest.mark.parametrize(
+    ("method", "tag"),
+    [("REGISTER", "path"), ("INVITE", "replaces"), ("SUBSCRIBE", "outbound"),
+     ("OPTIONS", "gruu")],
+)
+def test_require_of_what_is_not_built_gets_420_with_unsupported(method: str, tag: str) -> None:
+    # RFC 3261 §8.2.2.3: 420 Bad Extension listing the tag in Unsupported.
+    sw = InProcessSwitch(CONFIG)
+    extra = [("require", tag), ("event", "message-summary")]
+    sw.send(out_of_dialog(method, "320" if method == "INVITE" else "310", extra), ANN)
+    [final] = sw.finals(ANN)
+    assert final.status == 420, f"{final.status} {final.reason}"
+    assert final.get("unsupported") == tag
+
+
+def test_options_advertises_no_extension_it_does_not_build() -> None:
+    sw = InProcessSwitch(CONFIG)
+    sw.send(out_of_dialog("OPTIONS", "310", []), ANN)
+    [final] = sw.finals(ANN)
+    assert isinstance(final, Response) and final.status == 200
+    supported = final.get("supported") or ""
+    assert "path" not in supported and "outbound" not in supported
+
+
+RECORD_ROUTE = [("record-route", "<sip:edge1.tele.test;lr>"), ("record-route", "<sip:sbc.tele.test;lr>")]
+
+
+def test_record_route_is_copied_into_18x_and_200_to_invite() -> None:
+    # RFC 3261 §12.1.1: the caller's ACK, BYE and re-INVITE must go back through the proxy.
+    sw = InProcessSwitch(CONFIG, registered={"320": BOB})
+    call = sw.dial(ANN, "310", "pw310", "320", extra=RECORD_ROUTE)
+    invite = sw.requests(BOB, "INVITE")[0]
+    assert not invite.get_all("record-route"), "a B2BUA starts a new dialog towards the callee"
+    sw.send(make_response(invite, 180, to_tag="bob"), BOB)
+    answer(sw, invite, BOB, "bob")
+    got = [m for m in sw.take(ANN) if isinstance(m, Response) and m.status > 100]
+    assert [m.status for m in got] == [180, 200]
+    for response in got:
+        assert response.get_all("record-route") == [v for _, v in RECORD_ROUTE]
+
+
+def test_record_route_is_copied_into_the_200_to_subscribe() -> None:
+    sw = InProcessSwitch(CONFIG)
+    extra = [("event", "message-summary"), *RECORD_ROUTE]
+    sw.send(out_of_dialog("SUBSCRIBE", "310", extra), ANN)
+    challenge = sw.finals(ANN)[0]
+    assert challenge.status == 401
+    assert not challenge.get_all("record-route"), "a 401 creates no dialog"
+    auth = answer_challenge(
+        parse_auth(challenge.get("www-authenticate") or ""), method="SUBSCRIBE",
+        uri="sip:310@tele.test", username="310", password="pw310", cnonce="c",
+    )
+    request = out_of_dialog("SUBSCRIBE", "310", [*extra, ("authorization", auth)])
+    request.set("cseq", "2 SUBSCRIBE")
+    request.set("via", "SIP/2.0/UDP 127.0.0.1:7310;branch=z9hG4bKsub2;rport")
+    sw.send(request, ANN)
+    ok = next(m for m in sw.take(ANN) if isinstance(m, Response) and m.status == 200)
+    assert ok.get_all("record-route") == [v for _, v in RECORD_ROUTE]
