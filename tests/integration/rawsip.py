@@ -68,3 +68,28 @@ class RawPhone:
         auth = answer_challenge(challenge, method="REGISTER", uri=uri, username=self.user,
                                 password=password, cnonce=uuid.uuid4().hex[:8])
         return self.send(self.request("REGISTER", uri, [*extra, f"Authorization: {auth}"]))
+
+    def authenticated(self, method: str, uri: str, password: str,
+                      extra: list[str] | None = None, to: str | None = None,
+                      body: bytes = b"") -> Response | None:
+        """Send `method`; answer a 401/407 challenge once with our credentials."""
+        first = self.send(self.request(method, uri, extra, body, to))
+        if first is None or first.status not in (401, 407):
+            return first
+        header = "www-authenticate" if first.status == 401 else "proxy-authenticate"
+        answer = "Authorization" if first.status == 401 else "Proxy-Authorization"
+        challenge = parse_auth(first.get_all(header)[0])
+        auth = answer_challenge(challenge, method=method, uri=uri, username=self.user,
+                                password=password, cnonce=uuid.uuid4().hex[:8])
+        return self.send(self.request(method, uri, [*(extra or []), f"{answer}: {auth}"],
+                                      body, to))
+
+    def receive_all(self, timeout: float = 0.5) -> list[bytes]:
+        """Every datagram that arrives within `timeout` seconds of the last one."""
+        self.sock.settimeout(timeout)
+        got: list[bytes] = []
+        while True:
+            try:
+                got.append(self.sock.recv(65535))
+            except TimeoutError:
+                return got
