@@ -253,7 +253,8 @@ class Switch:
             if request.method != "ACK":
                 self.replies.reply(request, 481, now)
             return
-        from_caller = call.a.dialog is not None and call.a.dialog.key == (request.call_id, tag)
+        # The caller's dialog, early or confirmed, is keyed by the tag we gave it.
+        from_caller = (request.call_id, tag) == (call.call_id, call.a.local_tag)
         call.on_request(request, event.tx_id, from_caller, now)
 
     def _on_options(self, event: RequestReceived, now: float) -> None:

@@ -278,6 +278,11 @@ class Call:
         if status >= 200:
             a.final_sent = True
             self.final_status = status
+        elif not a.early and status > 100:
+            # The tagged provisional creates the caller's early dialog (§12.1): a BYE on
+            # it must find this call.
+            a.early = True
+            self.host.index_dialog((self.call_id, a.local_tag), self)
         self.host.sip.send_response(response, now)
 
     def _answer_caller(self, response: Response, now: float) -> None:
@@ -376,6 +381,9 @@ class Call:
     ) -> None:
         mine = self.a.dialog if from_caller else (self.b.dialog if self.b else None)
         if mine is None:
+            if from_caller and request.method != "ACK":
+                assert tx_id is not None
+                self._on_early_request(request, now)
             return
         if request.method == "ACK":
             if from_caller and request.cseq.seq == self.a.invite.cseq.seq:
@@ -401,6 +409,22 @@ class Call:
             self.hang_up(now, from_caller=from_caller)
             return
         self._relay_request(request, tx_id, from_caller, now)
+
+    def _on_early_request(self, request: Request, now: float) -> None:
+        """A request on the caller's early dialog (our tagged 18x made one).
+
+        RFC 3261 §15: "the caller's UA MAY send a BYE for either confirmed or early
+        dialogs"; the callee side stops ringing as for a CANCEL, and the INVITE gets 487
+        (§15.1.2: "the UAS MUST still respond to any pending requests received for that
+        dialog")."""
+        if request.method == "BYE" and self.phase in (CallPhase.ROUTING, CallPhase.ALERTING):
+            self._answer(request, 200, "OK", now)
+            self.cancel_forks(now, None)
+            if not self.a.final_sent:
+                self._send_to_caller(487, "Request Terminated", None, now)
+            self.end("caller hung up early", now)
+            return
+        self._answer(request, 481, "Call/Transaction Does Not Exist", now)
 
     def _on_ack(self, ack: Request, from_caller: bool) -> None:
         if self.pending_ack is None:

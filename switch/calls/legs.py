@@ -30,7 +30,7 @@ class ForkState(enum.Enum):
 
 
 class InboundLeg:
-    __slots__ = ("invite", "tx_id", "peer", "local_tag", "dialog", "caller", "final_sent")
+    __slots__ = ("invite", "tx_id", "peer", "local_tag", "dialog", "caller", "final_sent", "early")
 
     def __init__(
         self, invite: Request, tx_id: str, peer: Peer, local_tag: str, caller: ExtensionKey | None
@@ -42,6 +42,7 @@ class InboundLeg:
         self.dialog: Dialog | None = None
         self.caller = caller
         self.final_sent = False
+        self.early = False  # a tagged provisional was sent: the early dialog exists
 
 
 class OutboundLeg:

@@ -29,8 +29,14 @@ class RawPhone:
     def close(self) -> None:
         self.sock.close()
 
-    def request(self, method: str, uri: str, extra: list[str] | None = None,
-                body: bytes = b"", to: str | None = None) -> bytes:
+    def request(
+        self,
+        method: str,
+        uri: str,
+        extra: list[str] | None = None,
+        body: bytes = b"",
+        to: str | None = None,
+    ) -> bytes:
         self.cseq += 1
         lines = [
             f"{method} {uri} SIP/2.0",
@@ -42,7 +48,8 @@ class RawPhone:
             f"Contact: <sip:{self.user}@127.0.0.1:{self.port}>",
             *(extra or []),
             f"Content-Length: {len(body)}",
-            "", "",
+            "",
+            "",
         ]
         return "\r\n".join(lines).encode() + body
 
@@ -65,24 +72,59 @@ class RawPhone:
         if first is None or first.status != 401:
             return first
         challenge = parse_auth(first.get_all("www-authenticate")[0])
-        auth = answer_challenge(challenge, method="REGISTER", uri=uri, username=self.user,
-                                password=password, cnonce=uuid.uuid4().hex[:8])
+        auth = answer_challenge(
+            challenge,
+            method="REGISTER",
+            uri=uri,
+            username=self.user,
+            password=password,
+            cnonce=uuid.uuid4().hex[:8],
+        )
         return self.send(self.request("REGISTER", uri, [*extra, f"Authorization: {auth}"]))
 
-    def authenticated(self, method: str, uri: str, password: str,
-                      extra: list[str] | None = None, to: str | None = None,
-                      body: bytes = b"") -> Response | None:
+    def authenticated(
+        self,
+        method: str,
+        uri: str,
+        password: str,
+        extra: list[str] | None = None,
+        to: str | None = None,
+        body: bytes = b"",
+    ) -> Response | None:
         """Send `method`; answer a 401/407 challenge once with our credentials."""
         first = self.send(self.request(method, uri, extra, body, to))
         if first is None or first.status not in (401, 407):
             return first
+        if method == "INVITE":
+            self.ack(first)
         header = "www-authenticate" if first.status == 401 else "proxy-authenticate"
         answer = "Authorization" if first.status == 401 else "Proxy-Authorization"
         challenge = parse_auth(first.get_all(header)[0])
-        auth = answer_challenge(challenge, method=method, uri=uri, username=self.user,
-                                password=password, cnonce=uuid.uuid4().hex[:8])
-        return self.send(self.request(method, uri, [*(extra or []), f"{answer}: {auth}"],
-                                      body, to))
+        auth = answer_challenge(
+            challenge,
+            method=method,
+            uri=uri,
+            username=self.user,
+            password=password,
+            cnonce=uuid.uuid4().hex[:8],
+        )
+        return self.send(self.request(method, uri, [*(extra or []), f"{answer}: {auth}"], body, to))
+
+    def ack(self, final: Response) -> None:
+        """The ACK of a non-2xx final response: its Via branch, To tag and CSeq number."""
+        lines = [
+            f"ACK {final.to.uri} SIP/2.0",
+            f"Via: {final.get('via')}",
+            f"From: {final.get('from')}",
+            f"To: {final.get('to')}",
+            f"Call-ID: {final.call_id}",
+            f"CSeq: {final.cseq.seq} ACK",
+            "Max-Forwards: 70",
+            "Content-Length: 0",
+            "",
+            "",
+        ]
+        self.sock.sendto("\r\n".join(lines).encode(), self.target)
 
     def receive_all(self, timeout: float = 0.5) -> list[bytes]:
         """Every datagram that arrives within `timeout` seconds of the last one."""

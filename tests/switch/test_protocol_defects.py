@@ -44,8 +44,7 @@ def out_of_dialog(method: str, to: str, extra: list[tuple[str, str]]) -> Request
 
 @pytest.mark.parametrize(
     ("method", "tag"),
-    [("REGISTER", "path"), ("INVITE", "replaces"), ("SUBSCRIBE", "outbound"),
-     ("OPTIONS", "gruu")],
+    [("REGISTER", "path"), ("INVITE", "replaces"), ("SUBSCRIBE", "outbound"), ("OPTIONS", "gruu")],
 )
 def test_require_of_what_is_not_built_gets_420_with_unsupported(method: str, tag: str) -> None:
     # RFC 3261 §8.2.2.3: 420 Bad Extension listing the tag in Unsupported.
@@ -66,13 +65,16 @@ def test_options_advertises_no_extension_it_does_not_build() -> None:
     assert "path" not in supported and "outbound" not in supported
 
 
-RECORD_ROUTE = [("record-route", "<sip:edge1.tele.test;lr>"), ("record-route", "<sip:sbc.tele.test;lr>")]
+RECORD_ROUTE = [
+    ("record-route", "<sip:edge1.tele.test;lr>"),
+    ("record-route", "<sip:sbc.tele.test;lr>"),
+]
 
 
 def test_record_route_is_copied_into_18x_and_200_to_invite() -> None:
     # RFC 3261 §12.1.1: the caller's ACK, BYE and re-INVITE must go back through the proxy.
     sw = InProcessSwitch(CONFIG, registered={"320": BOB})
-    call = sw.dial(ANN, "310", "pw310", "320", extra=RECORD_ROUTE)
+    sw.dial(ANN, "310", "pw310", "320", extra=RECORD_ROUTE)
     invite = sw.requests(BOB, "INVITE")[0]
     assert not invite.get_all("record-route"), "a B2BUA starts a new dialog towards the callee"
     sw.send(make_response(invite, 180, to_tag="bob"), BOB)
@@ -91,8 +93,12 @@ def test_record_route_is_copied_into_the_200_to_subscribe() -> None:
     assert challenge.status == 401
     assert not challenge.get_all("record-route"), "a 401 creates no dialog"
     auth = answer_challenge(
-        parse_auth(challenge.get("www-authenticate") or ""), method="SUBSCRIBE",
-        uri="sip:310@tele.test", username="310", password="pw310", cnonce="c",
+        parse_auth(challenge.get("www-authenticate") or ""),
+        method="SUBSCRIBE",
+        uri="sip:310@tele.test",
+        username="310",
+        password="pw310",
+        cnonce="c",
     )
     request = out_of_dialog("SUBSCRIBE", "310", [*extra, ("authorization", auth)])
     request.set("cseq", "2 SUBSCRIBE")
@@ -100,3 +106,18 @@ def test_record_route_is_copied_into_the_200_to_subscribe() -> None:
     sw.send(request, ANN)
     ok = next(m for m in sw.take(ANN) if isinstance(m, Response) and m.status == 200)
     assert ok.get_all("record-route") == [v for _, v in RECORD_ROUTE]
+
+
+def test_bye_on_the_early_dialog_stops_the_ringing() -> None:
+    # RFC 3261 §15: a caller may BYE an early dialog; before, it got 481 and Bob kept ringing.
+    sw = InProcessSwitch(CONFIG, registered={"320": BOB})
+    call = sw.dial(ANN, "310", "pw310", "320")
+    invite = sw.requests(BOB, "INVITE")[0]
+    sw.send(make_response(invite, 180, to_tag="bob"), BOB)
+    ringing = next(m for m in sw.take(ANN) if isinstance(m, Response) and m.status == 180)
+    call.answer = ringing  # the early dialog: its To tag and Contact
+    call.bye(cseq=3)
+    statuses = sorted(m.status for m in sw.take(ANN) if isinstance(m, Response))
+    assert statuses == [200, 487], statuses  # 200 to the BYE, 487 to the INVITE
+    assert [m.method for m in sw.requests(BOB)] == ["CANCEL"]
+    assert sw.sw.lines.snapshot() == {}, "extensions left ringing or busy"
