@@ -26,6 +26,7 @@ from sipstack.ids import IdSource
 from sipstack.message import REASON_PHRASES, Request, Response, make_response
 from sipstack.transport import Address, Transport
 
+from ..media.sdp import SdpError
 from ..timers import Timer
 from .legs import ForkState, InboundLeg, OutboundLeg
 from .line_state import ExtensionKey, ExtensionStates
@@ -76,6 +77,8 @@ class LocalApp(Protocol):
 
     def close(self) -> None: ...
     def renegotiate(self, offer: bytes) -> bytes: ...
+    def offer(self) -> bytes: ...
+    def apply_answer(self, answer: bytes) -> None: ...
 
 
 class Relay:
@@ -114,6 +117,7 @@ class Call:
         "pending_caller_bye",
         "tx_ids",
         "dialog_keys",
+        "awaiting_answer",
     )
 
     def __init__(self, host: CallHost, a: InboundLeg, now: float) -> None:
@@ -141,6 +145,7 @@ class Call:
         self.timer: Timer | None = None  # the ring step's no-answer deadline
         self.step: RingStep | None = None  # what is ringing now (ringing.py, hunt groups)
         self.app: LocalApp | None = None  # the switch itself answers (voicemail, features)
+        self.awaiting_answer = False  # our 200 to the caller carried an offer
 
     @property
     def call_id(self) -> str:
@@ -299,6 +304,8 @@ class Call:
         self.phase = CallPhase.ANSWERED
         self.answered_at = now
         self.app = app
+        # our 200 carries an offer when the INVITE had none: the ACK brings the answer
+        self.awaiting_answer = app is not None and not self.a.invite.body
         self._answer_inbound(self.a, body, content_type, now)
 
     def take_over_picker(
@@ -389,6 +396,8 @@ class Call:
             if from_caller and request.cseq.seq == self.a.invite.cseq.seq:
                 self._caller_acked(now)
             if self.phase is not CallPhase.ENDED:
+                if from_caller:
+                    self._on_caller_ack(request)
                 self._on_ack(request, from_caller)
             return
         assert tx_id is not None
@@ -402,7 +411,7 @@ class Call:
         try:
             mine.check_remote_cseq(request)
         except RemoteProtocolError as exc:
-            self._answer(request, exc.status_hint, exc.reason, now)
+            self._answer(request, exc.status_hint, str(exc), now)
             return
         if request.method == "BYE":
             self._answer(request, 200, "OK", now)
@@ -490,22 +499,48 @@ class Call:
 
     def _answer_locally_in_dialog(self, request: Request, now: float) -> None:
         """The switch itself is the other party (voicemail, a feature code): a re-INVITE
-        (hold, session refresh) is answered from the media session, INFO/UPDATE with 200."""
-        assert self.app is not None
-        if request.method == "INVITE" and request.body:
-            answer = self.app.renegotiate(request.body)
+        (hold, session refresh) is answered from the media session, INFO/UPDATE with 200.
+
+        RFC 3264 §5 / RFC 3261 §14.2: a re-INVITE without SDP asks us for an offer; it goes
+        in the 200 and the answer comes in the ACK (`_on_caller_ack`)."""
+        app = self.app
+        assert app is not None
+        if request.method == "INVITE":
+            try:
+                body = app.renegotiate(request.body) if request.body else app.offer()
+            except SdpError as exc:
+                self._answer(request, exc.status_hint, str(exc), now)
+                return
             if self.a.dialog is not None:
                 self.a.dialog.update_target(request)
+            self.awaiting_answer = not request.body
             response = make_response(request, 200, "OK")
             response.add("contact", self.host.contact_for(self.a.peer[1]))
+            response.add("allow", ALLOW)
             response.add("content-type", "application/sdp")
-            response.body = answer
+            response.body = body
             self.host.sip.send_response(response, now)
             return
-        if request.method in ("INVITE", "INFO", "UPDATE", "OPTIONS", "NOTIFY"):
+        if request.method in ("INFO", "UPDATE", "OPTIONS", "NOTIFY"):
             self._answer(request, 200, "OK", now)
             return
         self._answer(request, 405, "Method Not Allowed", now)
+
+    def _on_caller_ack(self, ack: Request) -> None:
+        """The caller's ACK to the switch's own 200 (voicemail, feature codes): when our
+        200 carried the offer (a delayed-offer INVITE or re-INVITE), the ACK carries the
+        answer (RFC 3264 §4), and the media session must learn where to send."""
+        app = self.app
+        if app is None or not self.awaiting_answer:
+            return
+        self.awaiting_answer = False
+        if not ack.body:
+            self.log.warning("call.ack_without_answer")
+            return
+        try:
+            app.apply_answer(ack.body)
+        except SdpError as exc:
+            self.log.warning("call.bad_answer_in_ack", reason=str(exc))
 
     def _answer(self, request: Request, status: int, reason: str, now: float) -> None:
         tag = request.to.tag

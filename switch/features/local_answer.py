@@ -29,6 +29,12 @@ class SessionApp:
     def renegotiate(self, offer: bytes) -> bytes:
         return self.session.renegotiate(offer)
 
+    def offer(self) -> bytes:
+        return self.session.offer()
+
+    def apply_answer(self, answer: bytes) -> None:
+        self.session.apply_answer(answer)
+
     def close(self) -> None:
         self.session.close()
 

@@ -174,6 +174,17 @@ class MediaSession:
             version=self._sdp_version,
         )
 
+    def offer(self) -> bytes:
+        """A fresh offer of ours in the dialog (a re-INVITE without SDP asks for one);
+        the answer comes back through `apply_answer`."""
+        self._sdp_version += 1  # RFC 4566 §5.2: a new version for each new offer
+        return build_offer(
+            host=self._server.advertise,
+            port=self.local_port,
+            session_id=self._session_id,
+            version=self._sdp_version,
+        )
+
     def _apply(self, negotiated: Negotiated) -> None:
         self._negotiated = negotiated
         self._codec = codec_for(negotiated.codec)

@@ -66,6 +66,9 @@ class PumpedSession:
     def renegotiate(self, offer: bytes) -> bytes:
         return self._session.renegotiate(offer)
 
+    def offer(self) -> bytes:
+        return self._session.offer()
+
     def close(self) -> None:
         self._session.close()
 

@@ -7,11 +7,12 @@ tests/switch/test_protocol_defects.py.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import PASSWORDS, SwitchProcess, start_switch
+from harness import PASSWORDS, SwitchProcess, customer, extension, start_switch
 from rawsip import RawPhone
 
 from sipstack.message import Request, Response, make_response
@@ -104,3 +105,42 @@ def test_bye_on_an_early_dialog_cancels_the_ringing_phone(switch: SwitchProcess)
     finally:
         caller.close()
         callee.close()
+
+
+def test_late_offer_call_to_voicemail_hears_the_greeting(tmp_path: Path) -> None:
+    # The answer in the ACK tells the media session where to send: before, it was thrown
+    # away and a late-offer phone (or trunk) heard nothing and recorded nothing.
+    box = extension("201", PASSWORDS["201"], voicemail=True)
+    switch = start_switch(
+        tmp_path / "switch",
+        features={"voicemail": "#45"},
+        customers=[customer("acme", DOMAIN, [box])],
+    )
+    phone = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    try:
+        ok = phone.authenticated(
+            "INVITE", f"sip:#45@{DOMAIN}", PASSWORDS["201"], to=f"<sip:#45@{DOMAIN}>"
+        )
+        assert ok is not None and ok.status == 200 and b"m=audio" in ok.body, ok
+        port = rtp.getsockname()[1]
+        answer = (
+            f"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        ).encode()
+        ack = phone.request(
+            "ACK",
+            str(ok.contacts[0].uri),
+            ["Content-Type: application/sdp"],
+            answer,
+            to=ok.get("to"),
+        )
+        phone.sock.sendto(ack, phone.target)
+        rtp.settimeout(3.0)
+        packet = rtp.recv(2048)
+        assert len(packet) > 12 and packet[0] >> 6 == 2, "no RTP from the greeting"
+    finally:
+        rtp.close()
+        phone.close()
+        switch.stop()

@@ -87,6 +87,9 @@ class ScriptedSession:
     def renegotiate(self, offer: bytes) -> bytes:
         return SDP
 
+    def offer(self) -> bytes:
+        return SDP
+
     def close(self) -> None:
         self.closed = True
 

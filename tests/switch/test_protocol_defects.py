@@ -12,7 +12,7 @@ from sipstack.header_values import parse_auth
 from sipstack.message import Request, Response, make_response
 from sipstack.uri import parse_uri
 from switch.auth import answer_challenge
-from tests.support.inproc import InProcessSwitch, answer
+from tests.support.inproc import SDP, DialledCall, InProcessSwitch, answer
 
 CONFIG = """
 server: {listen: ["udp:127.0.0.1:5060"], state_dir: /tmp/protocol-defects}
@@ -121,3 +121,44 @@ def test_bye_on_the_early_dialog_stops_the_ringing() -> None:
     assert statuses == [200, 487], statuses  # 200 to the BYE, 487 to the INVITE
     assert [m.method for m in sw.requests(BOB)] == ["CANCEL"]
     assert sw.sw.lines.snapshot() == {}, "extensions left ringing or busy"
+
+
+VOICEMAIL_CONFIG = """
+server: {listen: ["udp:127.0.0.1:5060"], state_dir: /tmp/protocol-defects}
+features: {voicemail: "#45"}
+customers:
+  - name: tele
+    domain: tele.test
+    user_groups: [{name: staff}]
+    extensions:
+      - {number: "310", name: Ann, password: pw310, user_group: staff, voicemail: true}
+"""
+
+
+def _voicemail_call(offer: bytes) -> tuple[InProcessSwitch, DialledCall]:
+    sw = InProcessSwitch(VOICEMAIL_CONFIG)
+    call = sw.dial(ANN, "310", "pw310", "#45", offer=offer)
+    sw.pump()  # the media session opens
+    call.answered()
+    return sw, call
+
+
+def test_delayed_offer_to_the_switchs_own_media_applies_the_answer_in_the_ack() -> None:
+    # A late-offer phone: our 200 carries the offer, its ACK the answer (RFC 3264 §4).
+    sw, call = _voicemail_call(offer=b"")
+    assert call.answer is not None and call.answer.body, "200 without our offer"
+    ack = call.request("ACK", 2, SDP, branch="ack-answer")
+    sw.send(ack, ANN)
+    assert sw.media.answers == [SDP], "the answer in the ACK was thrown away"
+
+
+def test_reinvite_without_sdp_to_the_switch_gets_an_offer_and_contact() -> None:
+    # RFC 3261 §14.2: the 200 to an offerless re-INVITE must carry an offer.
+    sw, call = _voicemail_call(offer=SDP)
+    call.ack()
+    sw.send(call.request("INVITE", 3), ANN)
+    [ok] = sw.finals(ANN)
+    assert ok.status == 200 and ok.body, "200 without an offer"
+    assert ok.get("contact"), "200 to INVITE without Contact"
+    sw.send(call.request("ACK", 3, SDP, branch="ack-reinvite"), ANN)
+    assert sw.media.answers == [SDP]
