@@ -66,6 +66,7 @@ class Endpoint:
         ids: IdSource,
         timers: TimerConfig = _DEFAULT_TIMERS,
         user_agent: str = "softswitch",
+        sent_by: dict[Transport, Address] | None = None,
     ) -> None:
         self.local = dict(local)
         self.ids = ids
@@ -76,9 +77,12 @@ class Endpoint:
         self.transactions = TransactionLayer(timers, self._out)
         self.invites = InviteUsage(timers)
         self._now = 0.0
+        # RFC 3261 §18.1.1: sent-by is "the address and port where the response should
+        # be sent": the address peers reach us at, never a wildcard bind (0.0.0.0).
+        self.sent_by = {**self.local, **(sent_by or {})}
         self._via_prefix = {
             t: f"SIP/2.0/{t.value} {bracket(host)}:{port};branch="
-            for t, (host, port) in self.local.items()
+            for t, (host, port) in self.sent_by.items()
         }
 
     def __repr__(self) -> str:

@@ -91,7 +91,13 @@ class Runtime:
         self.mailbox_files = ThreadedMailboxFiles(voicemail, self.run_pumped)
         now = time.time()
         ids = IdSource()
-        self.endpoint = Endpoint(local=local, ids=ids, user_agent=server.user_agent)
+        sent_by = {
+            t: (server.advertise or _reachable_address(host), port)
+            for t, (host, port) in local.items()
+        }
+        self.endpoint = Endpoint(
+            local=local, ids=ids, user_agent=server.user_agent, sent_by=sent_by
+        )
         contacts = {
             t: f"<sip:switch@{bracket(server.advertise or _reachable_address(host))}:"
             f"{port};transport={t.value.lower()}>"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import PASSWORDS, SwitchProcess, customer, extension, start_switch
+from harness import PASSWORDS, SwitchProcess, customer, extension, free_port, start_switch
 from rawsip import RawPhone
 
 from sipstack.message import Request, Response, make_response
@@ -143,4 +143,32 @@ def test_late_offer_call_to_voicemail_hears_the_greeting(tmp_path: Path) -> None
     finally:
         rtp.close()
         phone.close()
+        switch.stop()
+
+
+def test_switch_listening_on_the_wildcard_puts_a_reachable_via(tmp_path: Path) -> None:
+    port = free_port()
+    switch = start_switch(
+        tmp_path / "switch",
+        port=port,
+        server_extra={"listen": [f"udp:0.0.0.0:{port}"], "advertise": "127.0.0.1"},
+    )
+    caller = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    callee = RawPhone(switch.host, switch.port, "202", DOMAIN)
+    try:
+        registered = callee.register(PASSWORDS["202"])
+        assert registered is not None and registered.status == 200
+        caller.authenticated(
+            "INVITE", f"sip:202@{DOMAIN}", PASSWORDS["201"], to=f"<sip:202@{DOMAIN}>"
+        )
+        offered = next(
+            m
+            for m in map(parse_message, callee.receive_all())
+            if isinstance(m, Request) and m.method == "INVITE"
+        )
+        top_via = offered.get_all("via")[0]
+        assert top_via.startswith(f"SIP/2.0/UDP 127.0.0.1:{port};"), top_via
+    finally:
+        caller.close()
+        callee.close()
         switch.stop()

@@ -421,3 +421,27 @@ def test_send_request_adds_via_max_forwards_user_agent() -> None:
 
 def test_repr_shows_seed() -> None:
     assert "seed=1" in repr(Net().a)
+
+
+def test_via_sent_by_is_the_advertised_address_not_the_wildcard_bind() -> None:
+    # RFC 3261 §18.1.1: sent-by names where responses must go; 0.0.0.0 goes nowhere.
+    endpoint = Endpoint(
+        local={Transport.UDP: ("0.0.0.0", 5060)},
+        ids=IdSource(3),
+        sent_by={Transport.UDP: ("127.0.0.5", 5060)},
+    )
+    request = Request(
+        "OPTIONS",
+        parse_uri("sip:peer@127.0.0.1:5070"),
+        [
+            ("from", "<sip:s@127.0.0.5>;tag=a"),
+            ("to", "<sip:peer@127.0.0.1>"),
+            ("call-id", "via-1"),
+            ("cseq", "1 OPTIONS"),
+            ("max-forwards", "70"),
+        ],
+    )
+    endpoint.send_request(request, ("127.0.0.1", 5070), Transport.UDP, 0.0)
+    [datagram] = endpoint.outgoing()
+    assert b"Via: SIP/2.0/UDP 127.0.0.5:5060;branch=" in datagram.data
+    assert b"0.0.0.0" not in datagram.data
