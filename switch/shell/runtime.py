@@ -24,7 +24,7 @@ from config import ConfigError, SwitchConfig, load_config
 from sipstack.aio import TransportSet
 from sipstack.endpoint import Endpoint
 from sipstack.ids import IdSource
-from sipstack.transport import Address, Transport, bracket
+from sipstack.transport import Address, Datagram, Transport, bracket
 
 from ..auth import AuthThrottle, DigestAuthenticator
 from ..core import Switch
@@ -41,6 +41,9 @@ from .media_adapter import RuntimeMedia
 
 log = structlog.get_logger("switch.runtime")
 
+# Send failures feed transport errors back to the transactions; what the switch sends in
+# answer may fail too, but never forever.
+MAX_FAILURE_ROUNDS = 8
 # Seconds an address stays refused after too many digest failures.
 AUTH_BLOCK_SECONDS = 60.0
 
@@ -180,16 +183,40 @@ class Runtime:
     def _pump(self, now: float) -> None:
         endpoint = self.endpoint
         switch = self.switch
-        while (event := endpoint.next_event()) is not None:
-            try:
-                switch.on_event(event, now)
-            except Exception:  # noqa: BLE001 - a bug in one call must not stop the others
-                log.exception("switch.error", sip_event=type(event).__name__)
-        send = self.transports.send
-        for datagram in endpoint.outgoing():
-            send(datagram)
+        for _ in range(MAX_FAILURE_ROUNDS):
+            while (event := endpoint.next_event()) is not None:
+                try:
+                    switch.on_event(event, now)
+                except Exception:  # noqa: BLE001 - a bug in one call must not stop the others
+                    log.exception("switch.error", sip_event=type(event).__name__)
+            failed = self._send_all(endpoint.outgoing())
+            if not failed:
+                break
+            # RFC 3261 §17.1.4: a transport error fails the transactions towards that
+            # destination; their TU events (a fork's 503, a relay's 408) go round again.
+            for destination, transport in failed:
+                endpoint.transport_failed(destination, transport, now)
         self._rearm()
         flush_logs()
+
+    def _send_all(self, datagrams: list[Datagram]) -> list[tuple[Address, Transport]]:
+        """Send every datagram; a send that fails fails its destination, never the batch."""
+        send = self.transports.send
+        failed: dict[tuple[Address, Transport], None] = {}
+        for datagram in datagrams:
+            try:
+                send(datagram)
+            except (OSError, ValueError, TypeError) as exc:
+                # e.g. uvloop's sendto refuses a host name: it takes addresses only
+                destination = datagram.destination
+                log.warning(
+                    "transport.send_failed",
+                    transport=datagram.transport.value,
+                    destination=f"{destination[0]}:{destination[1]}",
+                    error=str(exc),
+                )
+                failed[(destination, datagram.transport)] = None
+        return list(failed)
 
     def _rearm(self) -> None:
         deadlines = [

@@ -172,3 +172,24 @@ def test_switch_listening_on_the_wildcard_puts_a_reachable_via(tmp_path: Path) -
         caller.close()
         callee.close()
         switch.stop()
+
+
+def test_trunk_named_by_a_host_name_fails_the_call_not_the_switch(tmp_path: Path) -> None:
+    # uvloop's sendto takes addresses only; the failed send must fail that one call.
+    acme = customer("acme", DOMAIN, [extension("201", PASSWORDS["201"])])
+    acme["trunks"] = [
+        {"name": "carrier", "uri": "sip:carrier.invalid:5090", "outbound_prefix": "0"}
+    ]
+    switch = start_switch(tmp_path / "switch", customers=[acme])
+    phone = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    try:
+        final = phone.authenticated(
+            "INVITE", f"sip:055501@{DOMAIN}", PASSWORDS["201"], to=f"<sip:055501@{DOMAIN}>"
+        )
+        assert final is not None and final.status >= 400, final
+        registered = phone.register(PASSWORDS["201"])  # the switch still serves
+        assert registered is not None and registered.status == 200
+    finally:
+        phone.close()
+        switch.stop()
+    assert "transport.send_failed" in switch.log_text()
