@@ -322,9 +322,12 @@ class DigestAuthenticator:
             # RFC 7616 §3.4: nc allows "the server to detect request replays by
             # maintaining its own copy of this count -- if the same nc value is seen
             # twice, then the request is a replay." A (nonce, nc) pair counts once.
+            # A repeated count is answered with a fresh nonce (stale=true), not refused:
+            # the password was right, and an office NAT retransmitting or reordering a
+            # phone's requests must not count as a guessing attacker (no throttle).
             count = int(fields.nc, 16)
             if count <= use.highest_nc:
-                return AuthFailed("nonce count replayed", fields.username)
+                return AuthStale(fields.username)
             use.highest_nc = count
             return AuthOk(fields.username)
         try:
@@ -332,7 +335,7 @@ class DigestAuthenticator:
         except ParseError:
             return AuthFailed("no Call-ID/CSeq", fields.username)
         if key in use.requests:
-            return AuthFailed("request replayed", fields.username)
+            return AuthStale(fields.username)  # as a repeated count: a new nonce, no throttle
         use.requests.add(key)
         return AuthOk(fields.username)
 

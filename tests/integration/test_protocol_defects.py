@@ -15,9 +15,11 @@ import pytest
 from harness import PASSWORDS, SwitchProcess, customer, extension, free_port, start_switch
 from rawsip import RawPhone
 
+from sipstack.header_values import parse_auth
 from sipstack.message import Request, Response, make_response
 from sipstack.parse import parse_message
 from sipstack.serialize import serialize
+from switch.auth import answer_challenge
 
 pytestmark = [pytest.mark.integration]
 
@@ -193,3 +195,41 @@ def test_trunk_named_by_a_host_name_fails_the_call_not_the_switch(tmp_path: Path
         phone.close()
         switch.stop()
     assert "transport.send_failed" in switch.log_text()
+
+
+def test_repeated_nonce_count_gets_stale_challenges_never_the_throttle(tmp_path: Path) -> None:
+    # One office NAT retransmitting a phone's REGISTER must not lock its phones out.
+    switch = start_switch(
+        tmp_path / "switch", server_extra={"auth": {"max_failures": 3, "failure_window": 60}}
+    )
+    phone = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    try:
+        uri = f"sip:{DOMAIN}"
+        first = phone.send(phone.request("REGISTER", uri, ["Expires: 300"]))
+        assert first is not None and first.status == 401
+        challenge = parse_auth(first.get_all("www-authenticate")[0])
+        auth = answer_challenge(
+            challenge,
+            method="REGISTER",
+            uri=uri,
+            username="201",
+            password=PASSWORDS["201"],
+            cnonce="nat1",
+        )
+        answers = [
+            phone.send(phone.request("REGISTER", uri, ["Expires: 300", f"Authorization: {auth}"]))
+            for _ in range(6)
+        ]
+        statuses = [a.status if a is not None else None for a in answers]
+        assert statuses[0] == 200 and 403 not in statuses, statuses
+        assert all(
+            "stale=true" in ",".join(a.get_all("www-authenticate"))
+            for a in answers[1:]
+            if a is not None
+        )
+        again = phone.register(PASSWORDS["201"])
+        assert again is not None and again.status == 200
+    finally:
+        phone.close()
+        switch.stop()
+    assert "auth.throttled" not in switch.log_text()
