@@ -17,7 +17,7 @@ from sipstack.message import Request, make_response
 from sipstack.transport import Address
 
 from .auth import AuthFailed, AuthOk, AuthStale, AuthThrottle, DigestAuthenticator
-from .calls.call import ALLOW
+from .calls.call import ALLOW_OUT_OF_DIALOG
 from .ports import AllBindings, PasswordOf, SipOut
 
 log = structlog.get_logger("switch.gate")
@@ -43,7 +43,7 @@ class Replier:
         tag = None if request.to.tag else self._ids.tag()
         response = make_response(request, status, reason, to_tag=tag)
         if allow:
-            response.add("allow", ALLOW)
+            response.add("allow", ALLOW_OUT_OF_DIALOG)
         if headers:
             response.headers.extend(headers)
         self._sip.send_response(response, now)

@@ -33,7 +33,11 @@ from .line_state import ExtensionKey, ExtensionStates
 from .ring_step import RingStep
 
 COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
+# What a dialog with the switch accepts (in-dialog requests are relayed to the other party).
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER, NOTIFY, MESSAGE"
+# What the switch accepts outside a dialog: a 405 lists these, never the refused method
+# (RFC 3261 §21.4.6: "a list of valid methods for the indicated address").
+ALLOW_OUT_OF_DIALOG = "INVITE, ACK, CANCEL, OPTIONS, REGISTER, SUBSCRIBE"
 
 
 class CallPhase(enum.Enum):
@@ -277,6 +281,8 @@ class Call:
         response = make_response(a.invite, status, reason, to_tag=a.local_tag)
         if status > 100:
             response.add("contact", self.host.contact_for(a.peer[1]))
+        if 200 <= status < 300:
+            response.add("allow", ALLOW)  # RFC 3261 §13.3.1.4: the 2xx SHOULD list them
         if source is not None and source.body:
             response.add("content-type", source.get("content-type") or "application/sdp")
             response.body = source.body
@@ -353,6 +359,7 @@ class Call:
         self.host.index_dialog(leg.dialog.key, self)
         response = make_response(leg.invite, 200, "OK", to_tag=leg.local_tag)
         response.add("contact", contact)
+        response.add("allow", ALLOW)
         if body:
             response.add("content-type", content_type or "application/sdp")
             response.body = body

@@ -162,3 +162,20 @@ def test_reinvite_without_sdp_to_the_switch_gets_an_offer_and_contact() -> None:
     assert ok.get("contact"), "200 to INVITE without Contact"
     sw.send(call.request("ACK", 3, SDP, branch="ack-reinvite"), ANN)
     assert sw.media.answers == [SDP]
+
+
+@pytest.mark.parametrize("method", ["MESSAGE", "REFER", "NOTIFY", "PUBLISH"])
+def test_405_does_not_allow_the_method_it_refuses(method: str) -> None:
+    sw = InProcessSwitch(CONFIG)
+    sw.send(out_of_dialog(method, "310", []), ANN)
+    [final] = sw.finals(ANN)
+    assert final.status == 405
+    allowed = {m.strip() for m in (final.get("allow") or "").split(",")}
+    assert method not in allowed and "INVITE" in allowed
+
+
+def test_200_to_invite_lists_allow() -> None:
+    sw = InProcessSwitch(CONFIG, registered={"320": BOB})
+    call = sw.dial(ANN, "310", "pw310", "320")
+    answer(sw, sw.requests(BOB, "INVITE")[0], BOB, "bob")
+    assert "BYE" in (call.answered().get("allow") or "")
