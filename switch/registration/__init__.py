@@ -1,0 +1,1 @@
+"""Registration: the pure RFC 3261 §10.3 registrar, the location service, the REGISTER service."""
