@@ -183,6 +183,8 @@ class Switch:
             call = self.calls_by_tx.get(event.tx_id)
             if call is not None:
                 call.on_response(event.tx_id, event.response, now)
+            elif event.response.status >= 200:
+                self.mwi.on_notify_answered(event.tx_id, event.response.status)
         elif isinstance(event, CancelReceived):
             call = self.calls_by_tx.get(event.invite_tx_id)
             if call is not None:
@@ -191,6 +193,8 @@ class Switch:
             call = self.calls_by_tx.get(event.tx_id)
             if call is not None:
                 call.on_timeout(event.tx_id, now)
+            else:
+                self.mwi.on_notify_failed(event.tx_id)
         elif isinstance(event, AckTimedOut):
             call = self.calls_by_tx.get(event.tx_id)
             if call is not None:

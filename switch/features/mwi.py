@@ -84,6 +84,7 @@ class MessageWaiting:
         self._registrations = registrations
         self._counts = counts
         self.subscriptions: dict[tuple[str, str], Subscription] = {}
+        self._notifying: dict[str, tuple[str, str]] = {}  # NOTIFY tx -> its subscription
 
     # -- SUBSCRIBE ---------------------------------------------------------------------------
     def on_subscribe(self, event: RequestReceived, now: float) -> None:
@@ -122,9 +123,12 @@ class MessageWaiting:
         sub.expires_at = now + expires
         if expires > 0:
             self._watch(key, sub)
-        self._notify(sub, expires, now)
-        if expires == 0:
+            self._notify(sub, expires, now)
+        else:
+            # RFC 6665 §4.2.1.4: an unsubscribe ends with a final NOTIFY; it did not time
+            # out, so no reason=timeout (which invites the phone to subscribe again).
             del self.subscriptions[key]
+            self._notify(sub, 0, now, reason=None)
         return True
 
     def _watch(self, key: tuple[str, str], sub: Subscription) -> None:
@@ -175,15 +179,55 @@ class MessageWaiting:
             f"Voice-Message: {new}/{old} (0/0)\r\n"
         ).encode()
 
-    def _notify(self, sub: Subscription, expires: int, now: float) -> None:
-        state = f"active;expires={expires}" if expires > 0 else "terminated;reason=timeout"
+    def _notify(
+        self, sub: Subscription, expires: int, now: float, reason: str | None = "timeout"
+    ) -> None:
+        if expires > 0:
+            state = f"active;expires={expires}"
+        else:
+            state = "terminated" + (f";reason={reason}" if reason else "")
         notify = sub.dialog.create_request(
             "NOTIFY", self.summary(sub.box), "application/simple-message-summary"
         )
         notify.add("event", "message-summary")
         notify.add("subscription-state", state)
         dest, transport = sub.peer
-        self._sip.send_request(notify, dest, transport, now)
+        tx_id = self._sip.send_request(notify, dest, transport, now)
+        if expires > 0:
+            self._notifying[tx_id] = sub.dialog.key
+
+    # -- what became of our NOTIFYs ------------------------------------------------------
+    def on_notify_answered(self, tx_id: str, status: int) -> bool:
+        """A final response to one of our in-dialog NOTIFYs; False if it was not ours.
+
+        RFC 6665 §4.2.2: a NOTIFY answered with an error response (481 above all: the phone
+        rebooted and forgot the dialog), or that times out, ends the subscription, so the
+        mailbox's lamp falls back to unsolicited NOTIFYs instead of staying wrong."""
+        key = self._notifying.pop(tx_id, None)
+        if key is None:
+            return False
+        if status >= 300:
+            self._end(key, f"NOTIFY answered {status}")
+        return True
+
+    def on_notify_failed(self, tx_id: str) -> bool:
+        """Timer F or a transport failure on one of our NOTIFYs."""
+        key = self._notifying.pop(tx_id, None)
+        if key is None:
+            return False
+        self._end(key, "NOTIFY timed out")
+        return True
+
+    def _end(self, key: tuple[str, str], why: str) -> None:
+        sub = self.subscriptions.pop(key, None)
+        if sub is not None:
+            log.info(
+                "mwi.subscription_ended",
+                customer=sub.box.customer,
+                box=sub.box.box,
+                call_id=key[0],
+                reason=why,
+            )
 
     def mailbox_changed(self, box: Mailbox, now: float) -> None:
         for key, sub in list(self.subscriptions.items()):
@@ -200,12 +244,18 @@ class MessageWaiting:
         ext = directory.extension(box.customer, box.box)
         if customer is None or ext is None or not ext.voicemail:
             return
-        if any(s.box == box and s.expires_at > now for s in self.subscriptions.values()):
-            return  # a phone with a live subscription hears it in its dialog
+        # A phone with a live subscription hears it in its dialog; every other registered
+        # phone of the box (another desk, or one that rebooted and re-registered from a new
+        # port) gets it unsolicited.
+        subscribed = {
+            s.peer[0] for s in self.subscriptions.values() if s.box == box and s.expires_at > now
+        }
         aor = f"{box.box}@{customer.domain}"
         body = self.summary(box)
         identity = NameAddr(uri=SipUri(host=customer.domain, user=box.box))
         for binding in only if only is not None else self._registrations.bindings(aor, now):
+            if binding.source in subscribed:
+                continue
             try:
                 target = parse_uri(binding.contact)
             except ParseError:  # a stored contact we cannot parse is skipped
@@ -221,6 +271,7 @@ class MessageWaiting:
                     ("max-forwards", "70"),
                     ("event", "message-summary"),
                     ("subscription-state", "active"),
+                    ("contact", self._contacts.contact_for(transport_of(binding.transport))),
                     ("content-type", "application/simple-message-summary"),
                 ],
                 body,

@@ -233,3 +233,38 @@ def test_repeated_nonce_count_gets_stale_challenges_never_the_throttle(tmp_path:
         phone.close()
         switch.stop()
     assert "auth.throttled" not in switch.log_text()
+
+
+def test_mwi_notify_answered_481_ends_the_subscription(tmp_path: Path) -> None:
+    # A phone that rebooted answers 481 to the old dialog's NOTIFY; after that its
+    # REGISTER must bring an unsolicited NOTIFY again, or the lamp stays wrong for hours.
+    box = extension("201", PASSWORDS["201"], voicemail=True)
+    switch = start_switch(tmp_path / "switch", customers=[customer("acme", DOMAIN, [box])])
+    phone = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    try:
+        ok = phone.authenticated(
+            "SUBSCRIBE",
+            f"sip:201@{DOMAIN}",
+            PASSWORDS["201"],
+            ["Event: message-summary", "Expires: 3600"],
+        )
+        assert ok is not None and ok.status == 200
+        notify = next(
+            m
+            for m in map(parse_message, phone.receive_all())
+            if isinstance(m, Request) and m.method == "NOTIFY"
+        )
+        phone.sock.sendto(serialize(make_response(notify, 481)), phone.target)
+        phone.receive_all(0.3)
+        registered = phone.register(PASSWORDS["201"])
+        assert registered is not None and registered.status == 200
+        unsolicited = [
+            m
+            for m in map(parse_message, phone.receive_all())
+            if isinstance(m, Request) and m.method == "NOTIFY"
+        ]
+        assert unsolicited, "no NOTIFY after the re-REGISTER: the dead subscription lives on"
+        assert unsolicited[0].call_id != notify.call_id and unsolicited[0].get("contact")
+    finally:
+        phone.close()
+        switch.stop()

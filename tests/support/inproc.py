@@ -423,3 +423,59 @@ def callee_request(
     if body:
         headers.append(("content-type", "application/sdp"))
     return Request(method, parse_uri(SWITCH_CONTACT.strip("<>")), headers, body)
+
+
+class MwiSubscriber:
+    """A phone subscribing to its mailbox (RFC 3842 message-summary), digest included."""
+
+    def __init__(self, switch: InProcessSwitch, phone: Address, number: str, password: str) -> None:
+        self.switch = switch
+        self.phone = phone
+        self.number = number
+        self.password = password
+        self.cseq = 0
+        self.to = f"<sip:{number}@{switch.domain}>"
+
+    def _request(self, expires: int, auth: str | None) -> Request:
+        self.cseq += 1
+        host, port = self.phone
+        headers = [
+            ("via", f"SIP/2.0/UDP {host}:{port};branch=z9hG4bKsub{self.cseq};rport"),
+            ("from", f"<sip:{self.number}@{self.switch.domain}>;tag=mwi{self.number}"),
+            ("to", self.to),
+            ("call-id", f"mwi-{self.number}"),
+            ("cseq", f"{self.cseq} SUBSCRIBE"),
+            ("max-forwards", "70"),
+            ("contact", f"<sip:{self.number}@{host}:{port}>"),
+            ("event", "message-summary"),
+            ("expires", str(expires)),
+        ]
+        if auth:
+            headers.append(("authorization", auth))
+        return Request("SUBSCRIBE", parse_uri(f"sip:{self.number}@{self.switch.domain}"), headers)
+
+    def subscribe(self, expires: int = 3600) -> list[Request | Response]:
+        """SUBSCRIBE, the 401, SUBSCRIBE with credentials: what the phone got then."""
+        sw = self.switch
+        sw.send(self._request(expires, None), self.phone)
+        challenge = next(m for m in sw.take(self.phone) if isinstance(m, Response))
+        assert challenge.status == 401, challenge
+        uri = f"sip:{self.number}@{sw.domain}"
+        auth = answer_challenge(
+            parse_auth(challenge.get("www-authenticate") or ""),
+            method="SUBSCRIBE",
+            uri=uri,
+            username=self.number,
+            password=self.password,
+            cnonce="mwi",
+        )
+        sw.send(self._request(expires, auth), self.phone)
+        got = sw.take(self.phone)
+        ok = next(m for m in got if isinstance(m, Response) and m.status == 200)
+        self.to = ok.get("to") or self.to
+        return got
+
+    def refresh(self, expires: int) -> list[Request | Response]:
+        """A SUBSCRIBE inside the dialog (expires=0 unsubscribes)."""
+        self.switch.send(self._request(expires, None), self.phone)
+        return self.switch.take(self.phone)

@@ -9,11 +9,15 @@ fork, and an MWI subscription that is not refreshed.
 
 from __future__ import annotations
 
-from sipstack.header_values import parse_auth
 from sipstack.message import Request, Response, make_response
-from sipstack.uri import parse_uri
-from switch.auth import answer_challenge
-from tests.support.inproc import SDP, DialledCall, InProcessSwitch, answer, callee_request
+from tests.support.inproc import (
+    SDP,
+    DialledCall,
+    InProcessSwitch,
+    MwiSubscriber,
+    answer,
+    callee_request,
+)
 
 CONFIG = """
 server: {listen: ["udp:127.0.0.1:5060"], state_dir: /tmp/call-flows-state}
@@ -119,39 +123,10 @@ def test_status_after_coverage_from_an_offline_phone() -> None:
 def test_mwi_subscription_that_is_not_refreshed_ends_with_terminated_notify() -> None:
     # RFC 6665 §4.2.2: the notifier ends an expired subscription with a NOTIFY
     sw = InProcessSwitch(CONFIG)
-
-    def subscribe(cseq: int, auth: str | None = None) -> Request:
-        headers = [
-            ("via", f"SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bKsub{cseq};rport"),
-            ("from", "<sip:100@bench.test>;tag=s1"),
-            ("to", "<sip:100@bench.test>"),
-            ("call-id", "sub-1"),
-            ("cseq", f"{cseq} SUBSCRIBE"),
-            ("max-forwards", "70"),
-            ("contact", "<sip:100@127.0.0.1:7000>"),
-            ("event", "message-summary"),
-            ("expires", "10"),
-        ]
-        if auth:
-            headers.append(("authorization", auth))
-        return Request("SUBSCRIBE", parse_uri("sip:100@bench.test"), headers)
-
-    sw.send(subscribe(1), CALLER)
-    challenge = next(m for m in sw.take(CALLER) if isinstance(m, Response))
-    assert challenge.status == 401
-    auth = answer_challenge(
-        parse_auth(challenge.get("www-authenticate") or ""),
-        method="SUBSCRIBE",
-        uri="sip:100@bench.test",
-        username="100",
-        password="pw100",
-        cnonce="c",
-    )
-    sw.send(subscribe(2, auth), CALLER)
-    got = sw.take(CALLER)
-    assert any(isinstance(m, Response) and m.status == 200 for m in got)
+    got = MwiSubscriber(sw, CALLER, "100", "pw100").subscribe(expires=10)
     first = [m for m in got if isinstance(m, Request) and m.method == "NOTIFY"]
     assert first and (first[0].get("subscription-state") or "").startswith("active")
+    sw.send(make_response(first[0], 200), CALLER)
     sw.advance(11)
     last = sw.requests(CALLER, "NOTIFY")
     assert last and (last[-1].get("subscription-state") or "").startswith("terminated")

@@ -12,7 +12,8 @@ from sipstack.header_values import parse_auth
 from sipstack.message import Request, Response, make_response
 from sipstack.uri import parse_uri
 from switch.auth import answer_challenge
-from tests.support.inproc import SDP, DialledCall, InProcessSwitch, answer
+from switch.media.voicemail import Mailbox
+from tests.support.inproc import SDP, DialledCall, InProcessSwitch, MwiSubscriber, answer
 
 CONFIG = """
 server: {listen: ["udp:127.0.0.1:5060"], state_dir: /tmp/protocol-defects}
@@ -179,3 +180,28 @@ def test_200_to_invite_lists_allow() -> None:
     call = sw.dial(ANN, "310", "pw310", "320")
     answer(sw, sw.requests(BOB, "INVITE")[0], BOB, "bob")
     assert "BYE" in (call.answered().get("allow") or "")
+
+
+def _notifies(got: list[Request | Response]) -> list[Request]:
+    return [m for m in got if isinstance(m, Request) and m.method == "NOTIFY"]
+
+
+def test_notify_answered_481_ends_the_subscription_and_unsolicited_resumes() -> None:
+    # RFC 6665 §4.2.2: a phone that rebooted answers 481; its lamp must not stay wrong.
+    sw = InProcessSwitch(VOICEMAIL_CONFIG, registered={"310": ANN})
+    subscriber = MwiSubscriber(sw, ANN, "310", "pw310")
+    [first] = _notifies(subscriber.subscribe())
+    sw.send(make_response(first, 481), ANN)
+    sw.sw.mwi.mailbox_changed(Mailbox("tele", "310"), sw.now)  # a message arrives
+    sw.pump()
+    [notify] = sw.requests(ANN, "NOTIFY")
+    assert notify.call_id != first.call_id, "NOTIFY into the dialog the phone forgot"
+    assert notify.to.tag is None and notify.get("contact"), "unsolicited NOTIFY without Contact"
+
+
+def test_unsubscribe_ends_cleanly_without_reason_timeout() -> None:
+    sw = InProcessSwitch(VOICEMAIL_CONFIG)
+    subscriber = MwiSubscriber(sw, ANN, "310", "pw310")
+    subscriber.subscribe()
+    [last] = _notifies(subscriber.refresh(0))
+    assert last.get("subscription-state") == "terminated"
