@@ -58,15 +58,6 @@ VIA_RE = re.compile(
 # SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT   ("SIP" is case-insensitive in ABNF)
 SIP_VERSION_RE = re.compile(r"[Ss][Ii][Pp]/[0-9]+\.[0-9]+\Z")
 
-# rfc1123-date = wkday "," SP date1 SP time SP "GMT"
-# date1        = 2DIGIT SP month SP 4DIGIT
-# time         = 2DIGIT ":" 2DIGIT ":" 2DIGIT
-DATE_RE = re.compile(
-    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} "
-    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} "
-    r"[0-9]{2}:[0-9]{2}:[0-9]{2} GMT\Z"
-)
-
 # SIP URIs MUST NOT contain unescaped space and control characters (RFC 3261 §19.1.1,
 # after RFC 2396); "<", ">" and DQUOTE delimit URIs in headers and cannot appear inside.
 URI_FORBIDDEN_RE = re.compile(r'[\x00-\x20\x7f<>"]')

@@ -268,3 +268,14 @@ def test_mwi_notify_answered_481_ends_the_subscription(tmp_path: Path) -> None:
     finally:
         phone.close()
         switch.stop()
+
+
+def test_latin1_display_name_and_local_time_date_are_served(phone: RawPhone) -> None:
+    options = phone.request(
+        "OPTIONS", f"sip:{DOMAIN}", ["Date: Fri, 01 Jan 2010 16:00:00 EST"]
+    ).replace(
+        f"From: <sip:201@{DOMAIN}>".encode(),
+        f'From: "Jos\xe9" <sip:201@{DOMAIN}>'.encode("latin-1"),
+    )
+    answer = phone.send(options)
+    assert answer is not None and answer.status == 200, answer

@@ -10,6 +10,7 @@ import pytest
 
 from sipstack.header_values import parse_auth
 from sipstack.message import Request, Response, make_response
+from sipstack.serialize import serialize
 from sipstack.uri import parse_uri
 from switch.auth import answer_challenge
 from switch.media.voicemail import Mailbox
@@ -205,3 +206,15 @@ def test_unsubscribe_ends_cleanly_without_reason_timeout() -> None:
     subscriber.subscribe()
     [last] = _notifies(subscriber.refresh(0))
     assert last.get("subscription-state") == "terminated"
+
+
+def test_callee_200_with_a_latin1_display_name_still_connects() -> None:
+    sw = InProcessSwitch(CONFIG, registered={"320": BOB})
+    call = sw.dial(ANN, "310", "pw310", "320")
+    invite = sw.requests(BOB, "INVITE")[0]
+    ok = make_response(invite, 200, to_tag="bob")
+    ok.add("contact", '"Jos\xe9" <sip:320@127.0.0.1:7320>')
+    ok.add("content-type", "application/sdp")
+    ok.body = SDP
+    sw.send(serialize(ok).replace("Jos\xe9".encode(), b"Jos\xe9"), BOB)
+    assert call.answered().status == 200, "the callee's 200 was dropped"
