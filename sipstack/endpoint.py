@@ -26,6 +26,7 @@ from .events import (
     TransactionTimedOut,
     TransportFailed,
 )
+from .header_values import Via
 from .ids import IdSource
 from .invite import InviteUsage, build_cancel
 from .message import Message, Request, Response, make_error_response, make_response
@@ -218,6 +219,10 @@ class Endpoint:
         if tx is None or tx.method != method:
             # §18.1.2: "If none exist, the element MUST silently drop the response"
             return
+        if not self._is_our_via(via, tx.transport):
+            # §18.1.2: a top Via whose sent-by is not what we insert "MUST be silently
+            # discarded" (a reflected or forged response that guessed a branch).
+            return
         upcalls = self.transactions.feed(tx, response_input(response.status), now, response)
         self._upcalls(upcalls)
         if isinstance(tx, Ict) and tx.pending_cancel is not None:
@@ -230,6 +235,11 @@ class Endpoint:
                 # "If the original request later generates a final response, the
                 # CANCEL SHOULD NOT be sent"
                 tx.pending_cancel = None
+
+    def _is_our_via(self, via: Via, transport: Transport) -> bool:
+        host, port = self.sent_by[transport]
+        their_host, their_port = via.sent_by
+        return their_host.strip("[]") == host.lower().strip("[]") and (their_port or 5060) == port
 
     def _upcalls(self, upcalls: list[Upcall]) -> None:
         for tx, effect in upcalls:

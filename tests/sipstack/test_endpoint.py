@@ -445,3 +445,28 @@ def test_via_sent_by_is_the_advertised_address_not_the_wildcard_bind() -> None:
     [datagram] = endpoint.outgoing()
     assert b"Via: SIP/2.0/UDP 127.0.0.5:5060;branch=" in datagram.data
     assert b"0.0.0.0" not in datagram.data
+
+
+def test_response_whose_top_via_is_not_ours_is_discarded() -> None:
+    # RFC 3261 §18.1.2: a response that names another sent-by, even with our branch, is
+    # not ours (a reflected or forged one) and is silently dropped.
+    endpoint = Endpoint(local={Transport.UDP: ("127.0.0.5", 5060)}, ids=IdSource(4))
+    request = Request(
+        "OPTIONS",
+        parse_uri("sip:peer@127.0.0.1:5070"),
+        [
+            ("from", "<sip:s@127.0.0.5>;tag=a"),
+            ("to", "<sip:peer@127.0.0.1>"),
+            ("call-id", "via-2"),
+            ("cseq", "1 OPTIONS"),
+            ("max-forwards", "70"),
+        ],
+    )
+    endpoint.send_request(request, ("127.0.0.1", 5070), Transport.UDP, 0.0)
+    [sent] = endpoint.outgoing()
+    ours = serialize(make_response(parse_message(sent.data), 200, to_tag="p"))
+    forged = ours.replace(b"127.0.0.5:5060", b"127.0.0.9:5060", 1)
+    endpoint.receive(forged, ("127.0.0.1", 5070), Transport.UDP, 0.1)
+    assert endpoint.next_event() is None
+    endpoint.receive(ours, ("127.0.0.1", 5070), Transport.UDP, 0.2)
+    assert endpoint.next_event() is not None
