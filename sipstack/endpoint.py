@@ -43,7 +43,7 @@ from .transaction.base import (
 )
 from .transaction.ict import Ict, IctState
 from .transaction.ist import Ist, IstState
-from .transaction.keys import client_tx_id, server_key
+from .transaction.keys import ServerKey, client_tx_id, server_key
 from .transaction.layer import TransactionLayer, Upcall
 from .transport import (
     Address,
@@ -78,6 +78,8 @@ class Endpoint:
         self.transactions = TransactionLayer(timers, self._out)
         self.invites = InviteUsage(timers)
         self._now = 0.0
+        # (Call-ID, From tag, CSeq, method) -> server transaction, for merged requests
+        self._origins: dict[tuple[str, str | None, int, str], ServerKey] = {}
         # RFC 3261 §18.1.1: sent-by is "the address and port where the response should
         # be sent": the address peers reach us at, never a wildcard bind (0.0.0.0).
         self.sent_by = {**self.local, **(sent_by or {})}
@@ -165,6 +167,13 @@ class Endpoint:
             # §17.2.3: a retransmission goes to its transaction (resends, absorbs)
             self.transactions.feed(tx, _REQUEST, now, request)
             return
+        if self._merged(request, key):
+            # §8.2.2.2: the same request reached us twice by different paths (a forking
+            # proxy upstream); the copy that lost gets 482 and never reaches the TU.
+            refusal = make_response(request, 482, "Loop Detected", to_tag=self.ids.tag())
+            destination = response_destination(request.top_via, source, transport)
+            self.send_stateless(self._stamp_server(refusal), destination, transport)
+            return
         reply_to = response_destination(request.top_via, source, transport)
         tx = self.transactions.start_server(request, key, reply_to, transport, now)
         self._events.append(RequestReceived(request, source, transport, tx.id))
@@ -235,6 +244,25 @@ class Endpoint:
                 # "If the original request later generates a final response, the
                 # CANCEL SHOULD NOT be sent"
                 tx.pending_cancel = None
+
+    def _merged(self, request: Request, key: ServerKey) -> bool:
+        """§8.2.2.2: no To tag, and From tag, Call-ID and CSeq equal to those of an ongoing
+        server transaction that this request does not match."""
+        try:
+            if request.to.tag is not None:
+                return False
+            origin = (request.call_id, request.from_.tag, request.cseq.seq, request.method)
+        except ParseError:
+            return False
+        server = self.transactions.server
+        earlier = self._origins.get(origin)
+        if earlier is not None and earlier != key and earlier in server:
+            return True
+        if len(self._origins) > 2 * len(server) + 1024:
+            # forget the origins of transactions that have ended (amortised)
+            self._origins = {o: k for o, k in self._origins.items() if k in server}
+        self._origins[origin] = key
+        return False
 
     def _is_our_via(self, via: Via, transport: Transport) -> bool:
         host, port = self.sent_by[transport]

@@ -470,3 +470,32 @@ def test_response_whose_top_via_is_not_ours_is_discarded() -> None:
     assert endpoint.next_event() is None
     endpoint.receive(ours, ("127.0.0.1", 5070), Transport.UDP, 0.2)
     assert endpoint.next_event() is not None
+
+
+def test_merged_request_gets_482_and_never_reaches_the_tu() -> None:
+    # RFC 3261 §8.2.2.2: one INVITE forked upstream arrives twice with other branches.
+    endpoint = Endpoint(local={Transport.UDP: ("127.0.0.5", 5060)}, ids=IdSource(5))
+
+    def invite(branch: str) -> bytes:
+        return serialize(
+            Request(
+                "INVITE",
+                parse_uri("sip:bob@127.0.0.5"),
+                [
+                    ("via", f"SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{branch}"),
+                    ("from", "<sip:alice@127.0.0.1>;tag=al"),
+                    ("to", "<sip:bob@127.0.0.5>"),
+                    ("call-id", "merged-1"),
+                    ("cseq", "7 INVITE"),
+                    ("max-forwards", "69"),
+                ],
+            )
+        )
+
+    endpoint.receive(invite("path1"), ("127.0.0.1", 5070), Transport.UDP, 0.0)
+    assert isinstance(endpoint.next_event(), RequestReceived)
+    endpoint.receive(invite("path2"), ("127.0.0.1", 5070), Transport.UDP, 0.01)
+    assert endpoint.next_event() is None
+    sent = [parse_message(d.data) for d in endpoint.outgoing()]
+    statuses = [m.status for m in sent if isinstance(m, Response)]
+    assert 482 in statuses and statuses.count(482) == 1, statuses  # (and the first one's 100)
