@@ -496,40 +496,8 @@ class _CustomerChecker:
         self._check_trunks()
 
     def _check_dial_plan(self) -> None:
-        c, p = self.c, self.path
-        entries = list(self.top.global_entries())
-        entries += [
-            _Entry(e.number, f'extension "{e.number}"', (*p, "extensions", i, "number"), True)
-            for i, e in enumerate(c.extensions)
-        ]
-        entries += [
-            _Entry(
-                g.number,
-                f'hunt group {g.name} "{g.number}"',
-                (*p, "hunt_groups", i, "number"),
-                True,
-            )
-            for i, g in enumerate(c.hunt_groups)
-        ]
-        entries += [
-            _Entry(
-                g.number,
-                f'calling group {g.name} "{g.number}"',
-                (*p, "calling_groups", i, "number"),
-                True,
-            )
-            for i, g in enumerate(c.calling_groups)
-        ]
-        entries += [
-            _Entry(
-                t.outbound_prefix,
-                f'outbound_prefix "{t.outbound_prefix}" of trunk {t.name}',
-                (*p, "trunks", i, "outbound_prefix"),
-                True,
-            )
-            for i, t in enumerate(c.trunks)
-            if t.outbound_prefix is not None
-        ]
+        c = self.c
+        entries = [*self.top.global_entries(), *self._local_entries()]
         for a, b in _prefix_pairs(entries):
             if not (a.local or b.local):
                 continue
@@ -540,6 +508,31 @@ class _CustomerChecker:
             other = b if here is a else a
             message = _collision(here, other, self.top.where(other.path))
             self.top.add(here.path, f"{message} in the dial plan of customer {c.name}")
+
+    def _local_entries(self) -> Iterator[_Entry]:
+        """This customer's own dial-plan codes: extensions, group numbers, trunk prefixes."""
+        c = self.c
+        extensions = [(e.number, f'extension "{e.number}"') for e in c.extensions]
+        yield from self._coded("extensions", "number", extensions)
+        for key, what, groups in (
+            ("hunt_groups", "hunt group", c.hunt_groups),
+            ("calling_groups", "calling group", c.calling_groups),
+        ):
+            numbers = [(g.number, f'{what} {g.name} "{g.number}"') for g in groups]
+            yield from self._coded(key, "number", numbers)
+        prefixes = [
+            (t.outbound_prefix, f'outbound_prefix "{t.outbound_prefix}" of trunk {t.name}')
+            for t in c.trunks
+        ]
+        yield from self._coded("trunks", "outbound_prefix", prefixes)
+
+    def _coded(
+        self, key: str, field: str, coded: Sequence[tuple[str | None, str]]
+    ) -> Iterator[_Entry]:
+        """One entry per (code, label) of the list at `key`, pointing at its `field`."""
+        for i, (code, label) in enumerate(coded):
+            if code is not None:  # a trunk need not have an outbound prefix
+                yield _Entry(code, label, (*self.path, key, i, field), True)
 
     def _check_extensions(self) -> None:
         user_groups = {g.name for g in self.c.user_groups}

@@ -15,13 +15,14 @@ reliable transports") fires inside the same step.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
 from ..errors import LocalProtocolError
 from ..message import Message, Request, Response
+from ..serialize import serialize
 from ..timers import TimerConfig
 from ..transport import Address, Transport
 
@@ -101,7 +102,15 @@ S = TypeVar("S", bound=enum.Enum)
 
 
 class Transaction(Generic[S]):
-    """State common to the four FSMs. Subclasses define `step()` with their table."""
+    """State common to the four FSMs, run by the subclass's table (`spec`).
+
+    Constructed as a server transaction is: its own id and the key requests match it
+    by (§17.2.3); `ClientTransaction` is keyed by its id.
+    """
+
+    # Each FSM module sets this once its table is built: the table names actions that
+    # take the class, so it comes after the class.
+    spec: ClassVar[Spec[Any, Any]]
 
     __slots__ = (
         "id",
@@ -127,11 +136,10 @@ class Transaction(Generic[S]):
         destination: Address,
         transport: Transport,
         config: TimerConfig,
-        state: S,
     ) -> None:
         self.id = tx_id
         self.key = key
-        self.state = state
+        self.state: S = self.spec.initial
         self.request = request
         self.method = request.method
         self.destination = destination
@@ -142,6 +150,10 @@ class Transaction(Generic[S]):
         self.interval = 0.0  # current retransmission interval (A, E or G)
         self.last: bytes | None = None  # last bytes sent (request or response)
         self._due: list[TxInput] = []
+        self._init_own()
+
+    def _init_own(self) -> None:
+        """Set the subclass's own slots (none here); called at the end of __init__."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id} {self.state.name}>"
@@ -151,8 +163,8 @@ class Transaction(Generic[S]):
         return self.state.name == "TERMINATED"
 
     def step(self, inp: TxInput, now: float, message: Message | None = None) -> list[Effect]:
-        """Feed one input through this FSM's table (defined by each subclass)."""
-        raise NotImplementedError
+        """Feed one input through this FSM's table."""
+        return self.spec.run(self, inp, now, message)
 
     def deadline(self) -> float | None:
         """The earliest armed timer, or None."""
@@ -167,11 +179,22 @@ class Transaction(Generic[S]):
         self.timers[timer] = when
         out.append(Armed(timer, when))
 
-    def arm_retransmit(self, timer: TxInput, now: float, out: list[Effect]) -> None:
-        """Re-arm a retransmission timer (A, E, G) at the current interval; never
-        with a zero interval (those timers do not run over reliable transports)."""
-        if self.interval > 0:
-            when = now + self.interval
+    def start_retransmitting(
+        self, timer: TxInput, interval: float | None, now: float, out: list[Effect]
+    ) -> None:
+        """Arm a retransmission timer (A, E, G) at its first interval; None (a
+        reliable transport) leaves it unarmed: those timers run over UDP only."""
+        if interval is not None:
+            self.interval = interval
+            self.arm(timer, interval, now, out)
+
+    def retransmit(self, timer: TxInput, interval: float, now: float, out: list[Effect]) -> None:
+        """Send the last bytes again and re-arm `timer` after the next `interval`;
+        never with a zero interval (the timer does not run over reliable transports)."""
+        self.resend(out)
+        self.interval = interval
+        if interval > 0:
+            when = now + interval
             self.timers[timer] = when
             out.append(Armed(timer, when))
 
@@ -184,25 +207,61 @@ class Transaction(Generic[S]):
             out.append(Transmit(self.last))
 
 
+class ClientTransaction(Transaction[S]):
+    """ICT and NICT: keyed by the branch they put in the request (§17.1.3)."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        tx_id: str,
+        request: Request,
+        destination: Address,
+        transport: Transport,
+        config: TimerConfig,
+    ) -> None:
+        super().__init__(tx_id, tx_id, request, destination, transport, config)
+
+    def send_request(
+        self,
+        now: float,
+        *,
+        retransmit: TxInput,
+        interval: float | None,
+        timeout: TxInput,
+        after: float,
+    ) -> list[Effect]:
+        """Send the request; start `retransmit` at `interval` (None: not at all) and
+        `timeout` to fire `after` seconds."""
+        out: list[Effect] = []
+        self.send(serialize(self.request), out)
+        self.start_retransmitting(retransmit, interval, now, out)
+        self.arm(timeout, after, now, out)
+        return out
+
+
 TxT = TypeVar("TxT", bound=Transaction[Any])
 Action = Callable[[TxT, float, Message | None, list[Effect]], None]
 
 
 class Spec(Generic[S, TxT]):
-    """One FSM: its transition table, the timers each state keeps, its final state."""
+    """One FSM: its transition table, the timers each state keeps, its first and
+    final states."""
 
-    __slots__ = ("table", "keeps", "terminated", "name")
+    __slots__ = ("table", "keeps", "initial", "terminated", "name")
 
     def __init__(
         self,
         name: str,
         table: Mapping[tuple[S, TxInput], tuple[Action[TxT], S]],
         keeps: Mapping[S, frozenset[TxInput]],
+        initial: S,
         terminated: S,
     ) -> None:
         self.name = name
         self.table = table
         self.keeps = keeps
+        self.initial = initial
         self.terminated = terminated
 
     def run(self, tx: TxT, inp: TxInput, now: float, message: Message | None) -> list[Effect]:
@@ -232,6 +291,17 @@ class Spec(Generic[S, TxT]):
         for timer in [t for t in tx.timers if t not in keep]:
             del tx.timers[timer]
         tx.state = state
+
+
+# -- building tables --------------------------------------------------------------------
+
+
+def rows(
+    states: Iterable[S], inputs: Iterable[TxInput], action: Action[TxT], new_state: S
+) -> dict[tuple[S, TxInput], tuple[Action[TxT], S]]:
+    """The same transition for every one of `inputs` in every one of `states`."""
+    inputs = tuple(inputs)
+    return {(state, inp): (action, new_state) for state in states for inp in inputs}
 
 
 # -- actions shared by several tables -------------------------------------------------

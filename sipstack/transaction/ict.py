@@ -11,19 +11,18 @@ import enum
 
 from ..message import Message, Request
 from ..serialize import serialize
-from ..timers import TimerConfig
-from ..transport import Address, Transport
 from .base import (
     Action,
+    ClientTransaction,
     Effect,
     Spec,
-    Transaction,
     TxInput,
     as_response,
     ignore,
     pass_up,
     report_timeout,
     report_transport_error,
+    rows,
 )
 
 
@@ -35,20 +34,14 @@ class IctState(enum.Enum):
     TERMINATED = "Terminated"
 
 
-class Ict(Transaction[IctState]):
+class Ict(ClientTransaction[IctState]):
     __slots__ = ("ack", "pending_cancel")
+    ack: bytes | None  # the §17.1.1.3 ACK, kept for retransmitted finals
+    pending_cancel: Request | None  # §9.1: CANCEL waiting for a 1xx
 
-    def __init__(
-        self,
-        tx_id: str,
-        request: Request,
-        destination: Address,
-        transport: Transport,
-        config: TimerConfig,
-    ) -> None:
-        super().__init__(tx_id, tx_id, request, destination, transport, config, IctState.CALLING)
-        self.ack: bytes | None = None  # the §17.1.1.3 ACK, kept for retransmitted finals
-        self.pending_cancel: Request | None = None  # §9.1: CANCEL waiting for a 1xx
+    def _init_own(self) -> None:
+        self.ack = None
+        self.pending_cancel = None
 
     def start(self, now: float) -> list[Effect]:
         """§17.1.1.2: "The initial state, "calling", MUST be entered when the TU
@@ -57,17 +50,13 @@ class Ict(Transaction[IctState]):
         ... "If an unreliable transport is being used, the client transaction MUST
         start timer A with a value of T1." ... "the client transaction MUST set
         timer B to fire after 64*T1 seconds"."""
-        out: list[Effect] = []
-        self.send(serialize(self.request), out)
-        interval = self.config.timer_a(self.reliable)
-        if interval is not None:
-            self.interval = interval
-            self.arm(TxInput.TIMER_A, interval, now, out)
-        self.arm(TxInput.TIMER_B, self.config.timer_b(), now, out)
-        return out
-
-    def step(self, inp: TxInput, now: float, message: Message | None = None) -> list[Effect]:
-        return SPEC.run(self, inp, now, message)
+        return self.send_request(
+            now,
+            retransmit=TxInput.TIMER_A,
+            interval=self.config.timer_a(self.reliable),
+            timeout=TxInput.TIMER_B,
+            after=self.config.timer_b(),
+        )
 
 
 def build_ack(invite: Request, response: Message) -> Request:
@@ -103,9 +92,7 @@ def _retransmit(tx: Ict, now: float, message: Message | None, out: list[Effect])
     # §17.1.1.2: "When timer A fires, the client transaction MUST retransmit the
     # request by passing it to the transport layer, and MUST reset the timer with
     # a value of 2*T1." (no cap for INVITE)
-    tx.resend(out)
-    tx.interval = tx.config.double(tx.interval)
-    tx.arm_retransmit(TxInput.TIMER_A, now, out)
+    tx.retransmit(TxInput.TIMER_A, tx.config.double(tx.interval), now, out)
 
 
 def _accept(tx: Ict, now: float, message: Message | None, out: list[Effect]) -> None:
@@ -175,18 +162,15 @@ _TRANSITIONS: dict[tuple[IctState, TxInput], tuple[Action[Ict], IctState]] = {
     # "Proceeding" state."
     (P, I.PROVISIONAL): (pass_up, P),
     # RFC 6026 §8.4: 2xx in Calling or Proceeding -> Accepted, pass up, Timer M.
-    (C, I.SUCCESS): (_accept, A),
-    (P, I.SUCCESS): (_accept, A),
+    **rows((C, P), [I.SUCCESS], _accept, A),
     # §17.1.1.2: 300-699 in Calling or Proceeding -> Completed, pass up, ACK, Timer D.
-    (C, I.FAILURE): (_complete, K),
-    (P, I.FAILURE): (_complete, K),
+    **rows((C, P), [I.FAILURE], _complete, K),
     # §9.1 CANCEL guard (see _cancel_timeout).
     (P, I.TIMER_B): (_cancel_timeout, T),
     # §17.1.1.2: retransmitted final responses in Completed re-send the ACK.
     (K, I.FAILURE): (_resend_ack, K),
     # NOT IN RFC: a 1xx or 2xx after a non-2xx final is a broken peer; absorb it.
-    (K, I.PROVISIONAL): (ignore, K),
-    (K, I.SUCCESS): (ignore, K),
+    **rows([K], [I.PROVISIONAL, I.SUCCESS], ignore, K),
     # §17.1.1.2: "If timer D fires while the client transaction is in the
     # "Completed" state, the client transaction MUST move to the terminated state."
     (K, I.TIMER_D): (ignore, T),
@@ -195,19 +179,16 @@ _TRANSITIONS: dict[tuple[IctState, TxInput], tuple[Action[Ict], IctState]] = {
     # The client transaction MUST NOT generate an ACK to the 2xx response".
     (A, I.SUCCESS): (pass_up, A),
     # NOT IN RFC 6026: 1xx and non-2xx finals after a 2xx are absorbed.
-    (A, I.PROVISIONAL): (ignore, A),
-    (A, I.FAILURE): (ignore, A),
+    **rows([A], [I.PROVISIONAL, I.FAILURE], ignore, A),
     # RFC 6026 §8.4: "If Timer M fires while the client transaction is in the
     # "Accepted" state, the client transaction MUST move to the "Terminated" state."
     (A, I.TIMER_M): (ignore, T),
     # §17.1.4: "the client transaction SHOULD inform the TU that a transport
     # failure has occurred, and the client transaction SHOULD transition directly
     # to the "Terminated" state."
-    (C, I.TRANSPORT_ERROR): (report_transport_error, T),
-    (P, I.TRANSPORT_ERROR): (report_transport_error, T),
+    **rows((C, P), [I.TRANSPORT_ERROR], report_transport_error, T),
     # After a final response the TU already has its answer; only the ACK failed.
-    (K, I.TRANSPORT_ERROR): (ignore, T),
-    (A, I.TRANSPORT_ERROR): (ignore, T),
+    **rows((K, A), [I.TRANSPORT_ERROR], ignore, T),
 }
 
 _KEEPS: dict[IctState, frozenset[TxInput]] = {
@@ -218,5 +199,6 @@ _KEEPS: dict[IctState, frozenset[TxInput]] = {
     T: frozenset(),
 }
 
-SPEC: Spec[IctState, Ict] = Spec("ICT", _TRANSITIONS, _KEEPS, T)
+SPEC: Spec[IctState, Ict] = Spec("ICT", _TRANSITIONS, _KEEPS, C, T)
+Ict.spec = SPEC
 TRANSITIONS = _TRANSITIONS

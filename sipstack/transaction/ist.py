@@ -10,10 +10,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from ..message import Message, Request, make_response
+from ..message import Message, make_response
 from ..serialize import serialize
-from ..timers import TimerConfig
-from ..transport import Address, Transport
 from .base import (
     Action,
     Effect,
@@ -24,6 +22,7 @@ from .base import (
     ignore,
     report_transport_error,
     resend_last,
+    rows,
 )
 
 
@@ -37,18 +36,10 @@ class IstState(enum.Enum):
 
 class Ist(Transaction[IstState]):
     __slots__ = ("to_tag",)
+    to_tag: str | None  # To tag of the first response the TU sent
 
-    def __init__(
-        self,
-        tx_id: str,
-        key: Any,
-        request: Request,
-        destination: Address,
-        transport: Transport,
-        config: TimerConfig,
-    ) -> None:
-        super().__init__(tx_id, key, request, destination, transport, config, IstState.PROCEEDING)
-        self.to_tag: str | None = None  # To tag of the last response the TU sent
+    def _init_own(self) -> None:
+        self.to_tag = None
 
     def start(self, now: float) -> list[Effect]:
         """§17.2.1: "When a server transaction is constructed for a request, it
@@ -63,9 +54,6 @@ class Ist(Transaction[IstState]):
         if self.last is None and self.state is IstState.PROCEEDING:
             self.send(serialize(make_response(self.request, 100)), out)
         return out
-
-    def step(self, inp: TxInput, now: float, message: Message | None = None) -> list[Effect]:
-        return SPEC.run(self, inp, now, message)
 
 
 def send_response(tx: Any, now: float, message: Message | None, out: list[Effect]) -> None:
@@ -84,10 +72,7 @@ def _send_final(tx: Ist, now: float, message: Message | None, out: list[Effect])
     # fire in T1 seconds ... timer H MUST be set to fire in 64*T1 seconds for all
     # transports."
     send_response(tx, now, message, out)
-    interval = tx.config.timer_g(tx.reliable)
-    if interval is not None:
-        tx.interval = interval
-        tx.arm(TxInput.TIMER_G, interval, now, out)
+    tx.start_retransmitting(TxInput.TIMER_G, tx.config.timer_g(tx.reliable), now, out)
     tx.arm(TxInput.TIMER_H, tx.config.timer_h(), now, out)
 
 
@@ -105,9 +90,7 @@ def _retransmit_final(tx: Ist, now: float, message: Message | None, out: list[Ef
     # §17.2.1: "If timer G fires, the response is passed to the transport layer
     # once more for retransmission, and timer G is set to fire in MIN(2*T1, T2)
     # seconds."
-    tx.resend(out)
-    tx.interval = tx.config.double_capped(tx.interval)
-    tx.arm_retransmit(TxInput.TIMER_G, now, out)
+    tx.retransmit(TxInput.TIMER_G, tx.config.double_capped(tx.interval), now, out)
 
 
 def _confirm(tx: Ist, now: float, message: Message | None, out: list[Effect]) -> None:
@@ -174,10 +157,8 @@ _TRANSITIONS: dict[tuple[IstState, TxInput], tuple[Action[Ist], IstState]] = {
     (A, I.TIMER_L): (ignore, T),
     # §17.2.4: "the server transaction ... SHOULD inform the TU that a failure has
     # occurred, and SHOULD transition to the terminated state."
-    (Pr, I.TRANSPORT_ERROR): (report_transport_error, T),
-    (K, I.TRANSPORT_ERROR): (report_transport_error, T),
+    **rows((Pr, K, A), [I.TRANSPORT_ERROR], report_transport_error, T),
     (Cf, I.TRANSPORT_ERROR): (ignore, T),
-    (A, I.TRANSPORT_ERROR): (report_transport_error, T),
 }
 
 _KEEPS: dict[IstState, frozenset[TxInput]] = {
@@ -188,5 +169,6 @@ _KEEPS: dict[IstState, frozenset[TxInput]] = {
     T: frozenset(),
 }
 
-SPEC: Spec[IstState, Ist] = Spec("IST", _TRANSITIONS, _KEEPS, T)
+SPEC: Spec[IstState, Ist] = Spec("IST", _TRANSITIONS, _KEEPS, Pr, T)
+Ist.spec = SPEC
 TRANSITIONS = _TRANSITIONS

@@ -7,20 +7,19 @@ from __future__ import annotations
 
 import enum
 
-from ..message import Message, Request
-from ..serialize import serialize
-from ..timers import TimerConfig
-from ..transport import Address, Transport
+from ..message import Message
 from .base import (
+    RESPONSE_INPUTS,
     Action,
+    ClientTransaction,
     Effect,
     Spec,
-    Transaction,
     TxInput,
     ignore,
     pass_up,
     report_timeout,
     report_transport_error,
+    rows,
 )
 
 
@@ -31,18 +30,8 @@ class NictState(enum.Enum):
     TERMINATED = "Terminated"
 
 
-class Nict(Transaction[NictState]):
+class Nict(ClientTransaction[NictState]):
     __slots__ = ()
-
-    def __init__(
-        self,
-        tx_id: str,
-        request: Request,
-        destination: Address,
-        transport: Transport,
-        config: TimerConfig,
-    ) -> None:
-        super().__init__(tx_id, tx_id, request, destination, transport, config, NictState.TRYING)
 
     def start(self, now: float) -> list[Effect]:
         """§17.1.2.2: "The "Trying" state is entered when the TU initiates a new
@@ -51,26 +40,20 @@ class Nict(Transaction[NictState]):
         be passed to the transport layer for transmission. If an unreliable
         transport is in use, the client transaction MUST set timer E to fire in T1
         seconds.\""""
-        out: list[Effect] = []
-        self.send(serialize(self.request), out)
-        interval = self.config.timer_e(self.reliable)
-        if interval is not None:
-            self.interval = interval
-            self.arm(TxInput.TIMER_E, interval, now, out)
-        self.arm(TxInput.TIMER_F, self.config.timer_f(), now, out)
-        return out
-
-    def step(self, inp: TxInput, now: float, message: Message | None = None) -> list[Effect]:
-        return SPEC.run(self, inp, now, message)
+        return self.send_request(
+            now,
+            retransmit=TxInput.TIMER_E,
+            interval=self.config.timer_e(self.reliable),
+            timeout=TxInput.TIMER_F,
+            after=self.config.timer_f(),
+        )
 
 
 def _retransmit_trying(tx: Nict, now: float, message: Message | None, out: list[Effect]) -> None:
     # §17.1.2.2: "If timer E fires while still in this state, the timer is reset,
     # but this time with a value of MIN(2*T1, T2). When the timer fires again, it
     # is reset to a MIN(4*T1, T2). ... Retransmissions continue".
-    tx.resend(out)
-    tx.interval = tx.config.double_capped(tx.interval)
-    tx.arm_retransmit(TxInput.TIMER_E, now, out)
+    tx.retransmit(TxInput.TIMER_E, tx.config.double_capped(tx.interval), now, out)
 
 
 def _retransmit_proceeding(
@@ -79,9 +62,7 @@ def _retransmit_proceeding(
     # §17.1.2.2: "If Timer E fires while in the "Proceeding" state, the request
     # MUST be passed to the transport layer for retransmission, and Timer E MUST
     # be reset with a value of T2 seconds."
-    tx.resend(out)
-    tx.interval = tx.config.t2
-    tx.arm_retransmit(TxInput.TIMER_E, now, out)
+    tx.retransmit(TxInput.TIMER_E, tx.config.t2, now, out)
 
 
 def _complete(tx: Nict, now: float, message: Message | None, out: list[Effect]) -> None:
@@ -107,8 +88,7 @@ _TRANSITIONS: dict[tuple[NictState, TxInput], tuple[Action[Nict], NictState]] = 
     # state, the response MUST be passed to the TU, and then the client
     # transaction SHOULD move to the "Proceeding" state."
     (Tr, I.PROVISIONAL): (pass_up, P),
-    (Tr, I.SUCCESS): (_complete, K),
-    (Tr, I.FAILURE): (_complete, K),
+    **rows([Tr], [I.SUCCESS, I.FAILURE], _complete, K),
     (P, I.TIMER_E): (_retransmit_proceeding, P),
     # "If timer F fires while in the "Proceeding" state, the TU MUST be informed of
     # a timeout, and the client transaction MUST transition to the terminated state."
@@ -119,20 +99,16 @@ _TRANSITIONS: dict[tuple[NictState, TxInput], tuple[Action[Nict], NictState]] = 
     # "If a final response (status codes 200-699) is received while in the
     # "Proceeding" state, the response MUST be passed to the TU, and the client
     # transaction MUST transition to the "Completed" state."
-    (P, I.SUCCESS): (_complete, K),
-    (P, I.FAILURE): (_complete, K),
+    **rows([P], [I.SUCCESS, I.FAILURE], _complete, K),
     # "The "Completed" state exists to buffer any additional response
     # retransmissions that may be received (which is why the client transaction
     # remains there only for unreliable transports)."
-    (K, I.PROVISIONAL): (ignore, K),
-    (K, I.SUCCESS): (ignore, K),
-    (K, I.FAILURE): (ignore, K),
+    **rows([K], RESPONSE_INPUTS, ignore, K),
     # "If Timer K fires while in this state, the client transaction MUST
     # transition to the "Terminated" state."
     (K, I.TIMER_K): (ignore, T),
     # §17.1.4: inform the TU of a transport failure and terminate.
-    (Tr, I.TRANSPORT_ERROR): (report_transport_error, T),
-    (P, I.TRANSPORT_ERROR): (report_transport_error, T),
+    **rows((Tr, P), [I.TRANSPORT_ERROR], report_transport_error, T),
     (K, I.TRANSPORT_ERROR): (ignore, T),
 }
 
@@ -143,5 +119,6 @@ _KEEPS: dict[NictState, frozenset[TxInput]] = {
     T: frozenset(),
 }
 
-SPEC: Spec[NictState, Nict] = Spec("NICT", _TRANSITIONS, _KEEPS, T)
+SPEC: Spec[NictState, Nict] = Spec("NICT", _TRANSITIONS, _KEEPS, Tr, T)
+Nict.spec = SPEC
 TRANSITIONS = _TRANSITIONS

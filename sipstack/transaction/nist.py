@@ -6,11 +6,8 @@ States TRYING, PROCEEDING, COMPLETED, TERMINATED; Timer J.
 from __future__ import annotations
 
 import enum
-from typing import Any
 
-from ..message import Message, Request
-from ..timers import TimerConfig
-from ..transport import Address, Transport
+from ..message import Message
 from .base import (
     Action,
     Effect,
@@ -20,6 +17,7 @@ from .base import (
     ignore,
     report_transport_error,
     resend_last,
+    rows,
 )
 from .ist import send_response
 
@@ -33,20 +31,6 @@ class NistState(enum.Enum):
 
 class Nist(Transaction[NistState]):
     __slots__ = ()
-
-    def __init__(
-        self,
-        tx_id: str,
-        key: Any,
-        request: Request,
-        destination: Address,
-        transport: Transport,
-        config: TimerConfig,
-    ) -> None:
-        super().__init__(tx_id, key, request, destination, transport, config, NistState.TRYING)
-
-    def step(self, inp: TxInput, now: float, message: Message | None = None) -> list[Effect]:
-        return SPEC.run(self, inp, now, message)
 
 
 def _send_final(tx: Nist, now: float, message: Message | None, out: list[Effect]) -> None:
@@ -71,8 +55,7 @@ _TRANSITIONS: dict[tuple[NistState, TxInput], tuple[Action[Nist], NistState]] = 
     # server transaction, the server transaction MUST enter the "Proceeding"
     # state. The response MUST be passed to the transport layer for transmission."
     (Tr, I.PROVISIONAL): (send_response, P),
-    (Tr, I.SUCCESS): (_send_final, K),
-    (Tr, I.FAILURE): (_send_final, K),
+    **rows([Tr], [I.SUCCESS, I.FAILURE], _send_final, K),
     # "Any further provisional responses that are received from the TU while in
     # the "Proceeding" state MUST be passed to the transport layer for
     # transmission. If a retransmission of the request is received while in the
@@ -80,21 +63,18 @@ _TRANSITIONS: dict[tuple[NistState, TxInput], tuple[Action[Nist], NistState]] = 
     # passed to the transport layer for retransmission."
     (P, I.PROVISIONAL): (send_response, P),
     (P, I.REQUEST): (resend_last, P),
-    (P, I.SUCCESS): (_send_final, K),
-    (P, I.FAILURE): (_send_final, K),
+    **rows([P], [I.SUCCESS, I.FAILURE], _send_final, K),
     # "While in the "Completed" state, the server transaction MUST pass the final
     # response to the transport layer for retransmission whenever a retransmission
     # of the request is received. Any other final responses passed by the TU to
     # the server transaction MUST be discarded while in the "Completed" state."
     (K, I.REQUEST): (resend_last, K),
-    (K, I.SUCCESS): (ignore, K),
-    (K, I.FAILURE): (ignore, K),
+    **rows([K], [I.SUCCESS, I.FAILURE], ignore, K),
     # "The server transaction remains in this state until Timer J fires, at which
     # point it MUST transition to the "Terminated" state."
     (K, I.TIMER_J): (ignore, T),
     # §17.2.4: inform the TU of a transport failure and terminate.
-    (Tr, I.TRANSPORT_ERROR): (report_transport_error, T),
-    (P, I.TRANSPORT_ERROR): (report_transport_error, T),
+    **rows((Tr, P), [I.TRANSPORT_ERROR], report_transport_error, T),
     (K, I.TRANSPORT_ERROR): (ignore, T),
 }
 
@@ -105,5 +85,6 @@ _KEEPS: dict[NistState, frozenset[TxInput]] = {
     T: frozenset(),
 }
 
-SPEC: Spec[NistState, Nist] = Spec("NIST", _TRANSITIONS, _KEEPS, T)
+SPEC: Spec[NistState, Nist] = Spec("NIST", _TRANSITIONS, _KEEPS, Tr, T)
+Nist.spec = SPEC
 TRANSITIONS = _TRANSITIONS

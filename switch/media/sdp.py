@@ -31,6 +31,7 @@ __all__ = [
 SUPPORTED: Final = ("PCMU", "PCMA")
 _STATIC: Final = {0: ("PCMU", 8000), 8: ("PCMA", 8000)}
 TELEPHONE_EVENT: Final = "telephone-event"
+_RTP_PROFILES: Final = ("RTP/AVP", "RTP/AVPF")  # the profiles an offered stream may use
 OUR_DTMF_PT: Final = 101  # the dynamic number we put in our own offers (common choice)
 
 Direction = str  # one of "sendrecv", "sendonly", "recvonly", "inactive"
@@ -244,36 +245,33 @@ def _remote(m: MediaDescription) -> str | None:
 
 def negotiate_offer(offer: SessionDescription) -> Negotiated:
     """Choose the audio stream and codec to answer with. Raises SdpError(488) if none fits."""
-    for index, m in enumerate(offer.media):
-        if m.media != "audio" or m.port == 0 or m.proto not in ("RTP/AVP", "RTP/AVPF"):
-            continue
-        chosen = _choose(m)
-        if chosen is None:
-            continue
-        codec, pt, dtmf = chosen
-        return Negotiated(
-            codec=codec,
-            payload_type=pt,
-            dtmf_payload_type=dtmf,
-            remote_host=_remote(m),
-            remote_port=m.port,
-            direction=_ANSWER_DIRECTION[m.direction],
-            media_index=index,
-        )
-    # RFC 3261 §13.3.1.3 / RFC 3264 §6: nothing acceptable in the offer -> 488.
-    raise SdpError("no audio stream offers PCMU or PCMA at 8000 Hz", 488)
+    return _negotiate(offer, offered=True)
 
 
 def negotiate_answer(answer: SessionDescription) -> Negotiated:
     """Read the peer's answer to an offer made by build_offer."""
-    for index, m in enumerate(answer.media):
-        if m.media != "audio" or m.port == 0:
+    return _negotiate(answer, offered=False)
+
+
+def _negotiate(sdp: SessionDescription, *, offered: bool) -> Negotiated:
+    """The first live audio stream we can use, from a peer's offer or a peer's answer.
+
+    An offer may put streams we cannot use (other profiles, other codecs) before one we
+    can; those are passed over and refused in our answer. An answer's first live audio
+    stream is the reply to our one offered stream, so a codec we do not know there is the
+    peer's error, not a reason to look further.
+    """
+    for index, m in enumerate(sdp.media):
+        if m.media != "audio" or m.port == 0 or (offered and m.proto not in _RTP_PROFILES):
             continue
         chosen = _choose(m)
         if chosen is None:
+            if offered:
+                continue
             raise SdpError("answer picked a codec we did not offer", 488)
         codec, pt, dtmf = chosen
-        # Our direction is the mirror of theirs: they said sendonly -> we only receive.
+        # Answering an offer, ours mirrors theirs (§6.1); reading an answer, so does ours:
+        # they said sendonly, so we only receive.
         return Negotiated(
             codec=codec,
             payload_type=pt,
@@ -283,7 +281,14 @@ def negotiate_answer(answer: SessionDescription) -> Negotiated:
             direction=_ANSWER_DIRECTION[m.direction],
             media_index=index,
         )
-    raise SdpError("answer refused the audio stream", 488)
+    # RFC 3261 §13.3.1.3 / RFC 3264 §6: nothing acceptable in an offer -> 488; an answer
+    # without a live audio stream has refused ours.
+    raise SdpError(
+        "no audio stream offers PCMU or PCMA at 8000 Hz"
+        if offered
+        else "answer refused the audio stream",
+        488,
+    )
 
 
 def _addr_type(host: str) -> str:

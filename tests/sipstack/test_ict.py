@@ -10,19 +10,14 @@ Requirements covered:
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
+from transaction_support import check_pair, every_pair, kinds, message_for, request
 
-import pytest
-
-from sipstack.errors import LocalProtocolError
-from sipstack.message import Request, Response, make_response
+from sipstack.message import Request, make_response
 from sipstack.parse import parse_message
 from sipstack.timers import TimerConfig
-from sipstack.transaction.base import Armed, PassUp, TimedOut, Transmit, TransportError, TxInput
+from sipstack.transaction.base import Transmit, TxInput
 from sipstack.transaction.ict import TRANSITIONS, Ict, IctState, build_ack
 from sipstack.transport import Transport
-from sipstack.uri import parse_uri
 
 I = TxInput  # noqa: E741
 S = IctState
@@ -57,17 +52,14 @@ STATUS = {I.PROVISIONAL: 180, I.SUCCESS: 200, I.FAILURE: 486}
 
 
 def invite() -> Request:
-    return Request(
+    return request(
         "INVITE",
-        parse_uri("sip:bob@example.com"),
-        [
-            ("via", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKict1;rport"),
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKict1;rport",
+        call_id="call-ict",
+        cseq=7,
+        extra=[
             ("max-forwards", "70"),
             ("route", "<sip:proxy.example.com;lr>"),
-            ("from", "<sip:alice@example.com>;tag=a1"),
-            ("to", "<sip:bob@example.com>"),
-            ("call-id", "call-ict"),
-            ("cseq", "7 INVITE"),
             ("contact", "<sip:alice@10.0.0.1>"),
         ],
     )
@@ -75,21 +67,6 @@ def invite() -> Request:
 
 def make_ict(transport: Transport = Transport.UDP) -> Ict:
     return Ict("z9hG4bKict1", invite(), ("10.0.0.2", 5060), transport, CONFIG)
-
-
-def kinds(effects: Sequence[object]) -> frozenset[str]:
-    names: dict[type, str] = {
-        Transmit: "send",
-        PassUp: "up",
-        TimedOut: "timeout",
-        TransportError: "transport",
-    }
-    return frozenset(names[type(e)] for e in effects if type(e) is not Armed)
-
-
-def message_for(inp: TxInput, tx: Ict) -> Response | None:
-    status = STATUS.get(inp)
-    return make_response(tx.request, status, to_tag="b1") if status is not None else None
 
 
 def in_state(state: IctState, transport: Transport) -> Ict:
@@ -105,28 +82,10 @@ def test_spec_documents_the_whole_table() -> None:
     assert set(SPEC) == set(TRANSITIONS)
 
 
-LIVE = [s for s in S if s is not S.TERMINATED]
-
-
-@pytest.mark.parametrize("transport", [Transport.UDP, Transport.TCP], ids=lambda t: t.value)
-@pytest.mark.parametrize(
-    ("state", "inp"), list(itertools.product(LIVE, I)), ids=lambda v: getattr(v, "name", v)
-)
+@every_pair(S)
 def test_every_state_and_input(state: IctState, inp: TxInput, transport: Transport) -> None:
     tx = in_state(state, transport)
-    message = message_for(inp, tx)
-    spec = SPEC.get((state, inp))
-    if spec is None:
-        with pytest.raises(LocalProtocolError):
-            tx.step(inp, 1.0, message)
-        assert tx.state is S.TERMINATED
-        return
-    udp_next, tcp_next, effects = spec
-    out = tx.step(inp, 1.0, message)
-    assert tx.state is (tcp_next if transport.reliable else udp_next)
-    assert kinds(out) == effects
-    if tx.state is S.TERMINATED:
-        assert tx.timers == {}
+    check_pair(tx, inp, SPEC.get((state, inp)), message_for(inp, tx, STATUS, "b1"))
 
 
 def test_start_sends_and_arms_a_and_b_on_udp() -> None:

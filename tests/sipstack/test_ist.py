@@ -10,19 +10,16 @@ Requirements covered:
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
-
 import pytest
+from transaction_support import check_pair, every_pair, message_for, request, sent
 
 from sipstack.errors import LocalProtocolError
-from sipstack.message import Message, Request, make_response
+from sipstack.message import Request, make_response
 from sipstack.parse import parse_message
 from sipstack.timers import TimerConfig
-from sipstack.transaction.base import Armed, PassUp, TimedOut, Transmit, TransportError, TxInput
+from sipstack.transaction.base import TxInput
 from sipstack.transaction.ist import TRANSITIONS, Ist, IstState
 from sipstack.transport import Transport
-from sipstack.uri import parse_uri
 
 I = TxInput  # noqa: E741
 S = IstState
@@ -55,74 +52,25 @@ STATUS = {I.PROVISIONAL: 180, I.SUCCESS: 200, I.FAILURE: 486}
 
 
 def invite() -> Request:
-    return Request(
-        "INVITE",
-        parse_uri("sip:bob@example.com"),
-        [
-            ("via", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKist1;rport=5060;received=10.0.0.1"),
-            ("from", "<sip:alice@example.com>;tag=a1"),
-            ("to", "<sip:bob@example.com>"),
-            ("call-id", "call-ist"),
-            ("cseq", "1 INVITE"),
-            ("timestamp", "54"),
-        ],
-    )
+    via = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKist1;rport=5060;received=10.0.0.1"
+    return request("INVITE", via, call_id="call-ist", extra=[("timestamp", "54")])
 
 
 def make_ist(transport: Transport = Transport.UDP) -> Ist:
     return Ist("id", ("k",), invite(), ("10.0.0.1", 5060), transport, CONFIG)
 
 
-def kinds(effects: Sequence[object]) -> frozenset[str]:
-    names: dict[type, str] = {
-        Transmit: "send",
-        PassUp: "up",
-        TimedOut: "timeout",
-        TransportError: "transport",
-    }
-    return frozenset(names[type(e)] for e in effects if type(e) is not Armed)
-
-
-def message_for(inp: TxInput, tx: Ist) -> Message | None:
-    if inp is I.REQUEST:
-        return tx.request
-    if inp is I.ACK:
-        return Request("ACK", tx.request.uri, list(tx.request.headers))
-    status = STATUS.get(inp)
-    return make_response(tx.request, status, to_tag="s1") if status is not None else None
-
-
 def test_spec_documents_the_whole_table() -> None:
     assert set(SPEC) == set(TRANSITIONS)
 
 
-LIVE = [s for s in S if s is not S.TERMINATED]
-
-
-@pytest.mark.parametrize("transport", [Transport.UDP, Transport.TCP], ids=lambda t: t.value)
-@pytest.mark.parametrize(
-    ("state", "inp"), list(itertools.product(LIVE, I)), ids=lambda v: getattr(v, "name", v)
-)
+@every_pair(S)
 def test_every_state_and_input(state: IstState, inp: TxInput, transport: Transport) -> None:
     tx = make_ist(transport)
     tx.start(0.0)
     tx.state = state
     tx.interval = CONFIG.t1
-    message = message_for(inp, tx)
-    spec = SPEC.get((state, inp))
-    if spec is None:
-        with pytest.raises(LocalProtocolError):
-            tx.step(inp, 1.0, message)
-        assert tx.state is S.TERMINATED
-        return
-    udp_next, tcp_next, effects = spec
-    out = tx.step(inp, 1.0, message)
-    assert tx.state is (tcp_next if transport.reliable else udp_next)
-    assert kinds(out) == effects
-
-
-def sent(effects: Sequence[object]) -> list[bytes]:
-    return [e.data for e in effects if isinstance(e, Transmit)]
+    check_pair(tx, inp, SPEC.get((state, inp)), message_for(inp, tx, STATUS, "s1"))
 
 
 def test_start_sends_100_trying_with_timestamp() -> None:
@@ -164,7 +112,7 @@ def test_ack_stops_g_and_h_and_arms_i() -> None:
     tx = make_ist()
     tx.start(0.0)
     tx.step(I.FAILURE, 0.0, make_response(tx.request, 486, to_tag="s"))
-    tx.step(I.ACK, 1.0, message_for(I.ACK, tx))
+    tx.step(I.ACK, 1.0, message_for(I.ACK, tx, STATUS, "s1"))
     assert tx.state is S.CONFIRMED
     assert tx.timers == {I.TIMER_I: 6.0}
 

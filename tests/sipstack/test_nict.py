@@ -9,18 +9,13 @@ Requirements covered:
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
+from transaction_support import check_pair, every_pair, kinds, message_for, request
 
-import pytest
-
-from sipstack.errors import LocalProtocolError
-from sipstack.message import Request, Response, make_response
+from sipstack.message import Request, make_response
 from sipstack.timers import TimerConfig
-from sipstack.transaction.base import Armed, PassUp, TimedOut, Transmit, TransportError, TxInput
+from sipstack.transaction.base import TxInput
 from sipstack.transaction.nict import TRANSITIONS, Nict, NictState
 from sipstack.transport import Transport
-from sipstack.uri import parse_uri
 
 I = TxInput  # noqa: E741
 S = NictState
@@ -50,65 +45,25 @@ STATUS = {I.PROVISIONAL: 100, I.SUCCESS: 200, I.FAILURE: 404}
 
 
 def options() -> Request:
-    return Request(
-        "OPTIONS",
-        parse_uri("sip:bob@example.com"),
-        [
-            ("via", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKnict1;rport"),
-            ("from", "<sip:alice@example.com>;tag=a1"),
-            ("to", "<sip:bob@example.com>"),
-            ("call-id", "call-nict"),
-            ("cseq", "1 OPTIONS"),
-        ],
-    )
+    via = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKnict1;rport"
+    return request("OPTIONS", via, call_id="call-nict")
 
 
 def make_nict(transport: Transport = Transport.UDP) -> Nict:
     return Nict("z9hG4bKnict1", options(), ("10.0.0.2", 5060), transport, CONFIG)
 
 
-def kinds(effects: Sequence[object]) -> frozenset[str]:
-    names: dict[type, str] = {
-        Transmit: "send",
-        PassUp: "up",
-        TimedOut: "timeout",
-        TransportError: "transport",
-    }
-    return frozenset(names[type(e)] for e in effects if type(e) is not Armed)
-
-
-def message_for(inp: TxInput, tx: Nict) -> Response | None:
-    status = STATUS.get(inp)
-    return make_response(tx.request, status, to_tag="b1") if status is not None else None
-
-
 def test_spec_documents_the_whole_table() -> None:
     assert set(SPEC) == set(TRANSITIONS)
 
 
-LIVE = [s for s in S if s is not S.TERMINATED]
-
-
-@pytest.mark.parametrize("transport", [Transport.UDP, Transport.TCP], ids=lambda t: t.value)
-@pytest.mark.parametrize(
-    ("state", "inp"), list(itertools.product(LIVE, I)), ids=lambda v: getattr(v, "name", v)
-)
+@every_pair(S)
 def test_every_state_and_input(state: NictState, inp: TxInput, transport: Transport) -> None:
     tx = make_nict(transport)
     tx.start(0.0)
     tx.state = state
     tx.interval = CONFIG.t1
-    message = message_for(inp, tx)
-    spec = SPEC.get((state, inp))
-    if spec is None:
-        with pytest.raises(LocalProtocolError):
-            tx.step(inp, 1.0, message)
-        assert tx.state is S.TERMINATED
-        return
-    udp_next, tcp_next, effects = spec
-    out = tx.step(inp, 1.0, message)
-    assert tx.state is (tcp_next if transport.reliable else udp_next)
-    assert kinds(out) == effects
+    check_pair(tx, inp, SPEC.get((state, inp)), message_for(inp, tx, STATUS, "b1"))
 
 
 def fire(tx: Nict, timer: TxInput) -> tuple[float, list[object]]:

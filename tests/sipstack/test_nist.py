@@ -10,18 +10,13 @@ Requirements covered:
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
+from transaction_support import check_pair, every_pair, message_for, request, sent
 
-import pytest
-
-from sipstack.errors import LocalProtocolError
-from sipstack.message import Message, Request, make_response
+from sipstack.message import Request, make_response
 from sipstack.timers import TimerConfig
-from sipstack.transaction.base import Armed, PassUp, TimedOut, Transmit, TransportError, TxInput
+from sipstack.transaction.base import TxInput
 from sipstack.transaction.nist import TRANSITIONS, Nist, NistState
 from sipstack.transport import Transport
-from sipstack.uri import parse_uri
 
 I = TxInput  # noqa: E741
 S = NistState
@@ -49,16 +44,9 @@ STATUS = {I.PROVISIONAL: 183, I.SUCCESS: 200, I.FAILURE: 403}
 
 
 def register() -> Request:
-    return Request(
-        "REGISTER",
-        parse_uri("sip:example.com"),
-        [
-            ("via", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKnist1;rport=5060;received=10.0.0.1"),
-            ("from", "<sip:alice@example.com>;tag=a1"),
-            ("to", "<sip:alice@example.com>"),
-            ("call-id", "call-nist"),
-            ("cseq", "1 REGISTER"),
-        ],
+    via = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKnist1;rport=5060;received=10.0.0.1"
+    return request(
+        "REGISTER", via, call_id="call-nist", uri="sip:example.com", to="<sip:alice@example.com>"
     )
 
 
@@ -66,53 +54,16 @@ def make_nist(transport: Transport = Transport.UDP) -> Nist:
     return Nist("id", ("k",), register(), ("10.0.0.1", 5060), transport, CONFIG)
 
 
-def kinds(effects: Sequence[object]) -> frozenset[str]:
-    names: dict[type, str] = {
-        Transmit: "send",
-        PassUp: "up",
-        TimedOut: "timeout",
-        TransportError: "transport",
-    }
-    return frozenset(names[type(e)] for e in effects if type(e) is not Armed)
-
-
-def message_for(inp: TxInput, tx: Nist) -> Message | None:
-    if inp is I.REQUEST:
-        return tx.request
-    status = STATUS.get(inp)
-    return make_response(tx.request, status, to_tag="s1") if status is not None else None
-
-
 def test_spec_documents_the_whole_table() -> None:
     assert set(SPEC) == set(TRANSITIONS)
 
 
-LIVE = [s for s in S if s is not S.TERMINATED]
-
-
-@pytest.mark.parametrize("transport", [Transport.UDP, Transport.TCP], ids=lambda t: t.value)
-@pytest.mark.parametrize(
-    ("state", "inp"), list(itertools.product(LIVE, I)), ids=lambda v: getattr(v, "name", v)
-)
+@every_pair(S)
 def test_every_state_and_input(state: NistState, inp: TxInput, transport: Transport) -> None:
     tx = make_nist(transport)
     tx.state = state
     tx.last = b"last response"
-    message = message_for(inp, tx)
-    spec = SPEC.get((state, inp))
-    if spec is None:
-        with pytest.raises(LocalProtocolError):
-            tx.step(inp, 1.0, message)
-        assert tx.state is S.TERMINATED
-        return
-    udp_next, tcp_next, effects = spec
-    out = tx.step(inp, 1.0, message)
-    assert tx.state is (tcp_next if transport.reliable else udp_next)
-    assert kinds(out) == effects
-
-
-def sent(effects: Sequence[object]) -> list[bytes]:
-    return [e.data for e in effects if isinstance(e, Transmit)]
+    check_pair(tx, inp, SPEC.get((state, inp)), message_for(inp, tx, STATUS, "s1"))
 
 
 def test_retransmissions_get_the_same_bytes() -> None:
