@@ -6,7 +6,6 @@ Parsers are called lazily by `Message` accessors; each raises only ParseError.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import TypeVar
 
 import msgspec
@@ -195,25 +194,16 @@ _cseq_cache: dict[str, CSeq] = {}
 
 def parse_via(text: str) -> Via:
     """One via-parm; LWS is allowed around "/" and ":" (RFC 4475 §3.1.1.1)."""
-    return _cached(_via_cache, text, _parse_sip2_via)
-
-
-def _parse_sip2_via(text: str) -> Via:
-    return _parse_via(text, any_version=False)
+    via = _via_cache.get(text)
+    if via is None:
+        via = _remember(_via_cache, text, _parse_via(text, any_version=False))
+    return via
 
 
 def remember_via(text: str, via: Via) -> None:
     """Teach the cache a Via we wrote ourselves (the stamped top Via of a request), so the
     responses that copy its text find it parsed already."""
     _remember(_via_cache, text, via)
-
-
-def _cached(cache: dict[str, _V], text: str, parse: Callable[[str], _V]) -> _V:
-    """`parse(text)`, or the value it gave for the same text before."""
-    value = cache.get(text)
-    if value is None:
-        value = _remember(cache, text, parse(text))
-    return value
 
 
 def _remember(cache: dict[str, _V], text: str, value: _V) -> _V:
@@ -278,7 +268,10 @@ class NameAddr(msgspec.Struct, frozen=True, gc=False):
 
 def parse_name_addr(text: str) -> NameAddr:
     """( name-addr / addr-spec ) *( SEMI generic-param ) (RFC 3261 §20.10, §25.1)."""
-    return _cached(_addr_cache, text, _parse_name_addr)
+    addr = _addr_cache.get(text)
+    if addr is None:
+        addr = _remember(_addr_cache, text, _parse_name_addr(text))
+    return addr
 
 
 def _parse_name_addr(text: str) -> NameAddr:
@@ -349,7 +342,10 @@ class CSeq(msgspec.Struct, frozen=True, gc=False):
 
 def parse_cseq(text: str) -> CSeq:
     """CSeq = 1*DIGIT LWS Method."""
-    return _cached(_cseq_cache, text, _parse_cseq)
+    cseq = _cseq_cache.get(text)
+    if cseq is None:
+        cseq = _remember(_cseq_cache, text, _parse_cseq(text))
+    return cseq
 
 
 def _parse_cseq(text: str) -> CSeq:
