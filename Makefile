@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.stamp
 CONFIG  ?= examples/pbx.yaml
 PYTEST_ARGS ?=
 
-.PHONY: all run test lint bench clean distclean venv sipp
+.PHONY: all run test lint bench clean distclean venv sipp baresip
 
 all: test
 
@@ -34,10 +34,23 @@ sipp:
 	}
 	@command -v sipp >/dev/null 2>&1 || { echo "sipp is still missing" >&2; exit 1; }
 
+# baresip 1.0 (Debian package baresip-core: the binary and the modules the tests load),
+# a real softphone for tests/integration/test_baresip.py.
+baresip:
+	@command -v baresip >/dev/null 2>&1 || { \
+	  sudo=""; \
+	  if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  echo "installing baresip-core (baresip)"; \
+	  $$sudo apt-get install -y -q --no-install-recommends baresip-core \
+	    || { $$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends baresip-core; }; \
+	}
+	@command -v baresip >/dev/null 2>&1 || { echo "baresip is still missing" >&2; exit 1; }
+
 run: venv
 	$(BIN)/softswitch run --config $(CONFIG)
 
-test: venv sipp
+test: venv sipp baresip
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv

@@ -214,10 +214,12 @@ class RegistrationSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
 class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Digest authentication policy. The realm is the customer's domain."""
 
-    algorithms: tuple[Literal["SHA-256", "MD5", "SHA-512-256"], ...] = ("MD5", "SHA-256")
+    algorithms: tuple[Literal["SHA-256", "MD5", "SHA-512-256"], ...] = ("MD5",)
     """Challenges offered side by side, in this order (RFC 8760 §2.4: a client uses the
-    topmost it supports). MD5 leads by default because SIPp and many desk phones answer
-    only the first challenge and know only MD5; SHA-256 clients still find theirs."""
+    topmost it supports). MD5 only by default: SIPp and many desk phones answer only the
+    first challenge and know only MD5, and baresip 1.0 (libre 1.1) fails the whole
+    authentication with ENOSYS when any challenge is not MD5. SHA-256 is opt-in
+    (`[MD5, SHA-256]` or `[SHA-256, MD5]`)."""
     nonce_ttl: Annotated[int, Meta(ge=1)] = 300
     max_failures: Annotated[int, Meta(ge=1)] = 10
     """Failed attempts per source address within `failure_window` before it is refused."""

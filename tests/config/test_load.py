@@ -89,7 +89,7 @@ def test_defaults() -> None:
     assert config.server.admin is None
     assert config.server.registration.min_expires == 60
     assert config.server.registration.max_expires == 3600
-    assert config.server.auth.algorithms == ("MD5", "SHA-256")
+    assert config.server.auth.algorithms == ("MD5",)
     assert config.features.hunt_login == "*61"
     assert config.customers[0].extensions[0].voicemail is False
 
