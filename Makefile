@@ -22,30 +22,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-# SIPp (Debian package sip-tester), needed by the end-to-end tests and the benchmark.
-sipp:
-	@command -v sipp >/dev/null 2>&1 || { \
+# $(call apt_install,COMMAND,PACKAGE,APT-FLAGS): install a Debian package when COMMAND is
+# missing (through sudo when not root), then insist that it is there.
+define apt_install
+	@command -v $(1) >/dev/null 2>&1 || { \
 	  sudo=""; \
 	  if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  echo "installing sip-tester (SIPp)"; \
-	  $$sudo apt-get install -y -q sip-tester \
-	    || { $$sudo apt-get update -q && $$sudo apt-get install -y -q sip-tester; }; \
+	  echo "installing $(2) ($(1))"; \
+	  $$sudo apt-get install -y -q $(3) $(2) \
+	    || { $$sudo apt-get update -q && $$sudo apt-get install -y -q $(3) $(2); }; \
 	}
-	@command -v sipp >/dev/null 2>&1 || { echo "sipp is still missing" >&2; exit 1; }
+	@command -v $(1) >/dev/null 2>&1 || { echo "$(1) is still missing" >&2; exit 1; }
+endef
+
+# SIPp (Debian package sip-tester), needed by the end-to-end tests and the benchmark.
+sipp:
+	$(call apt_install,sipp,sip-tester,)
 
 # baresip 1.0 (Debian package baresip-core: the binary and the modules the tests load),
 # a real softphone for tests/integration/test_baresip.py.
 baresip:
-	@command -v baresip >/dev/null 2>&1 || { \
-	  sudo=""; \
-	  if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  echo "installing baresip-core (baresip)"; \
-	  $$sudo apt-get install -y -q --no-install-recommends baresip-core \
-	    || { $$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends baresip-core; }; \
-	}
-	@command -v baresip >/dev/null 2>&1 || { echo "baresip is still missing" >&2; exit 1; }
+	$(call apt_install,baresip,baresip-core,--no-install-recommends)
 
 run: venv
 	$(BIN)/softswitch run --config $(CONFIG)
