@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sustained SIPp load through a SIP server, stepped up until it fails (issue 2's benchmark).
+"""Sustained SIPp load through a SIP server, stepped up until it fails (the switch's benchmark).
 
     python benchmarks/sipp_bench.py --target switch|direct|kamailio|sippy [options]
 

@@ -1,6 +1,7 @@
 """Typed configuration tree of the softswitch.
 
-Every key of the contract's `reference.yaml` is a field here, spelled as in the file. Structs are
+Every key of the reference configuration (`tests/data/reference.yaml`, explained in
+docs/BEHAVIOUR.md) is a field here, spelled as in the file. Structs are
 frozen, keyword-only and refuse unknown keys; sequences are tuples. Numbers (extensions, groups,
 access codes, feature codes, prefixes, DIDs) are strings: "0201" and "201" are different.
 

@@ -36,10 +36,10 @@ def customer_of(
     directory: Directory, request: Request, *, to_first: bool = False
 ) -> Customer | None:
     """The customer a phone's request belongs to: the first of its From, To and
-    Request-URI hosts that is a customer's domain (contract: "whose domain is in its
-    From/To URI"). Phones that put an IP address there (pyVoIP names its own address in
-    From and the server's in To) still find the only customer of a single-tenant switch
-    (PEERS.md pain point 9); with several customers they must send a domain."""
+    Request-URI hosts that is a customer's domain (docs/BEHAVIOUR.md#tenancy: "whose domain is
+    in its From/To URI"). Phones that put an IP address there (pyVoIP names its own address
+    in From and the server's in To) still find the only customer of a single-tenant switch
+    (docs/PRODUCT.md, complaint 9); with several customers they must send a domain."""
     uris = [request.to.uri, request.from_.uri] if to_first else [request.from_.uri, request.to.uri]
     for uri in (*uris, request.uri):
         if isinstance(uri, SipUri):

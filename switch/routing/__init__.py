@@ -5,9 +5,9 @@ Nothing here sends SIP, reads a clock or touches storage. `dialplan.route()` ret
 `hunt.py` (who to offer a hunt call to), `pickup.py` (which ringing call a picker gets),
 `coverage.py` (where an unanswered call goes) and `customers.py` (the trunk rule) as it goes.
 
-One home per feature: `features.py` (feature codes), `pickup.py` (seeds 000, 001), `hunt.py`
-(seeds 002, 003), `coverage.py` (seed 003), `customers.py` (seed 004), `decisions.py` (the
-closed set of decisions), `dialplan.py` (the order the rules apply in).
+One home per feature: `features.py` (feature codes), `pickup.py` (pickup, pickup groups),
+`hunt.py` (hunt groups), `coverage.py` (coverage paths), `customers.py` (customers, trunks),
+`decisions.py` (the closed set of decisions), `dialplan.py` (the order the rules apply in).
 """
 
 from .coverage import CoverageOwner, CoverageReason, coverage_for, no_answer_seconds, resolve_target

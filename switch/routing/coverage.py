@@ -1,4 +1,5 @@
-"""Coverage paths: where a call goes that is not answered (seed 003, contract "Dial plan").
+"""Coverage paths: where a call goes that is not answered (docs/PRODUCT.md, "Coverage paths";
+docs/BEHAVIOUR.md#coverage).
 
 * An extension follows its own `coverage`: `busy` when it is on a call, `no_answer` when it
   rings out or has nothing registered (a phone that is not there cannot answer either).
@@ -8,7 +9,7 @@
   member when `default` is absent).
 * A calling group follows its `coverage`; without one the caller hears 480 / 486.
 * A call that reached a member *through* a group follows the group's coverage, never the
-  member's own (seed 003): pass the group as `via`.
+  member's own (docs/PRODUCT.md, CV-2): pass the group as `via`.
 
 For groups, `busy` means no member was free; the group's `busy` target is used when given, else
 its `no_answer` one, because the group's coverage as a whole wins over the default mailbox.
@@ -51,7 +52,7 @@ def coverage_for(
     """Where a call to `owner` goes for `reason`; None: refuse it (486 busy, else 480).
 
     `via`: the group through which the call reached `owner`; its coverage replaces the
-    member's own (seed 003).
+    member's own (docs/PRODUCT.md, CV-2).
     """
     covering: CoverageOwner = owner if via is None else via
     match covering:

@@ -1,4 +1,5 @@
-"""Customers, customer groups and trunks (seed 004; contract "Customer groups", "Trunks").
+"""Customers, customer groups and trunks (docs/PRODUCT.md, "Customers and customer
+groups"; docs/BEHAVIOUR.md#customer-groups-and-access-codes, #trunks-out-and-in).
 
 Two rules live here and nowhere else:
 

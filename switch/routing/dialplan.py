@@ -1,4 +1,4 @@
-"""The per-customer dial plan (contract "Dial plan, per customer"): `route()`.
+"""The per-customer dial plan (docs/BEHAVIOUR.md#order-of-rules): `route()`.
 
 Order of decision for a phone, each rule in its own module:
 

@@ -1,5 +1,5 @@
-"""Feature codes (contract "Dial plan": `**`, `*61`, `*62`, `*78`, `*79`, `*97` in the
-reference; the codes themselves always come from the configuration's `features:`).
+"""Feature codes (docs/BEHAVIOUR.md#feature-code-keys: `**`, `*61`, `*62`, `*78`, `*79`,
+`*97` in the reference; the codes themselves always come from the configuration's `features:`).
 
 A feature code is dialled as the start of the number. The longest configured code that starts
 the dialled string wins (the checker keeps codes from being prefixes of one another, so this only

@@ -1,4 +1,4 @@
-"""Hunt groups (seeds 002 and 003; contract "Hunt groups").
+"""Hunt groups (docs/PRODUCT.md, "Hunt groups"; docs/BEHAVIOUR.md#hunt-groups).
 
 Who is offered a hunt call, in what order, and the login / logout / block feature codes.
 

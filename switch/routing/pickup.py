@@ -1,4 +1,5 @@
-"""Call pickup (seeds 000 and 001; contract "Dial plan", pickup rows).
+"""Call pickup (docs/PRODUCT.md, "Call pickup", "Pickup groups";
+docs/BEHAVIOUR.md#call-pickup).
 
 Two steps, both pure:
 

@@ -59,7 +59,7 @@ def free_port() -> int:
 
 
 # ---------------------------------------------------------------------------------------
-# configuration (key layout of ../shared/contract/reference.yaml)
+# configuration (key layout of tests/data/reference.yaml)
 
 PASSWORDS = {
     "201": "alice-pw",
@@ -68,7 +68,7 @@ PASSWORDS = {
     "204": "jane-pw",
     "205": "lobby-pw",
 }
-"""acme's extensions and passwords, as in the contract's reference.yaml."""
+"""acme's extensions and passwords, as in tests/data/reference.yaml."""
 
 
 def extension(

@@ -1,4 +1,5 @@
-"""Customers, customer groups and trunks over real sockets (issue 3, seed 004).
+"""Customers, customer groups and trunks over real sockets (docs/PRODUCT.md,
+"Customers and customer groups").
 
 Three customers unlike the reference's: north-co (north.example, access code 66, trunk
 prefix 7) and south-co (south.example, access code 67, trunk prefix 0) share the customer

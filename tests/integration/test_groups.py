@@ -1,6 +1,7 @@
-"""Hunt groups, calling groups, hunt feature codes and coverage over real sockets (issue 3).
+"""Hunt groups, calling groups, hunt feature codes and coverage over real sockets
+(docs/BEHAVIOUR.md#hunt-groups, #calling-groups, #coverage).
 
-Every test runs its own switch on a configuration unlike the contract's reference: other
+Every test runs its own switch on a configuration unlike the reference configuration: other
 customer and group names, four-digit numbers, other feature codes (`*41` login, `*42`
 logout, `*43` block, `*44` unblock) and short ring times, so nothing depends on the
 reference's numbering. Phones are SIPp processes (`phone.xml` + an out-of-call behaviour);

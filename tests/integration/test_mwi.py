@@ -1,4 +1,4 @@
-"""Message waiting (RFC 3842) over real sockets (issue 4, items 3 and 5).
+"""Message waiting (RFC 3842) over real sockets (docs/BEHAVIOUR.md#voicemail-and-message-waiting).
 
 SIPp phones watch a mailbox while a Python phone leaves messages in it
 (`sipua.leave_message`): one SUBSCRIBEs (tests/sipp/subscribe_mwi.xml) and gets NOTIFYs in

@@ -1,4 +1,4 @@
-"""Call pickup over real sockets with SIPp phones (issue 3, seeds 000 and 001).
+"""Call pickup over real sockets with SIPp phones (docs/PRODUCT.md, "Call pickup").
 
 The configuration is not the reference's: customer "orbit" (orbit.example), pickup code
 `*8`, pickup group numbers in "39X" (391: 4101-4103, 392: 4104-4105), extensions 41xx,

@@ -1,4 +1,4 @@
-"""pyVoIP 1.6.8 as a real phone library against the switch (issue 2: one pyVoIP test).
+"""pyVoIP 1.6.8 as a real phone library against the switch (a real phone library, end to end).
 
 pyVoIP registers (MD5 digest without qop, uri `sip:SERVER;transport=UDP`, its own
 quirks), is called through the switch by a phone of the same customer, answers, and
@@ -9,9 +9,10 @@ pyVoIP names its server's address as the SIP domain (From/To `user@SERVER`), so 
 customer here has the domain `localhost`.
 
 pyVoIP placing a call: pyVoIP 1.6.8 authenticates an INVITE only after a
-401; the contract challenges INVITEs with 407, which pyVoIP drops ("TODO: Add 500 Error on
-Receiving SIP Response"; `SIPClient.invite` has returned already on the 100 Trying), so
-its call stays DIALING. Tried by hand against this switch with a registered SIPp callee.
+401; the switch challenges INVITEs with 407 (docs/BEHAVIOUR.md#failure-table), which pyVoIP
+drops ("TODO: Add 500 Error on Receiving SIP Response"; `SIPClient.invite` has returned
+already on the 100 Trying), so its call stays DIALING. Tried by hand against this switch
+with a registered SIPp callee.
 """
 
 from __future__ import annotations

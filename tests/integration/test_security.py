@@ -1,4 +1,4 @@
-"""Hostile input the contract names: password scanners and looping requests.
+"""Hostile input (docs/BEHAVIOUR.md#failure-table): password scanners and looping requests.
 
 A source that keeps failing digest authentication is refused without its answers
 being checked, so it cannot guess at line rate; a phone already registered from

@@ -1,6 +1,8 @@
-"""The switch core over real sockets, with SIPp phones (issue 2, "How it is shown").
+"""The switch core over real sockets, with SIPp phones.
 
-Every test runs its own switch (`switch` fixture: acme 201-205 with the contract's
+What is checked: docs/BEHAVIOUR.md#registration and #failure-table.
+
+Every test runs its own switch (`switch` fixture: acme 201-205 with the reference's
 passwords, UDP and TCP on one free port) and asserts what the phones saw in their
 SIPp message traces, besides SIPp's exit status (0: every scenario step happened).
 """

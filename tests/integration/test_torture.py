@@ -1,4 +1,4 @@
-"""No input stops the switch (contract, "Failures phones must see").
+"""No input stops the switch (docs/BEHAVIOUR.md#failure-table).
 
 Every RFC 4475 torture message, valid or not, goes to a running switch over UDP
 and over TCP, with a phone registered beforehand; malformed requests must get a

@@ -1,4 +1,4 @@
-"""Voicemail over real sockets (issue 4, "How it is shown").
+"""Voicemail over real sockets (docs/BEHAVIOUR.md#voicemail-and-message-waiting).
 
 A Python phone (`sipua.SipPhone`: SIP over UDP, its own RTP socket) calls a mailbox by
 each of the three ways a call ends up there: the extension's own coverage with nothing
@@ -42,7 +42,7 @@ from sipua import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.sipp]
 
-DURATION_TOLERANCE = 0.1  # seconds (issue 4)
+DURATION_TOLERANCE = 0.1  # seconds: a message's length as recorded
 # Packets the phone leaves out, sends in swapped pairs, and sends twice.
 DROP = (7, 33, 61)
 SWAP = (15, 48)

@@ -1,4 +1,5 @@
-"""Coverage paths (`switch.routing.coverage`), seed 003 and the contract's failures table.
+"""Coverage paths (`switch.routing.coverage`), docs/PRODUCT.md CV-1/CV-2 and the failure
+table of docs/BEHAVIOUR.md.
 
 An extension follows its own coverage (none: 486 busy / 480 unavailable); a hunt group its
 coverage else the default box; a calling group its coverage; and a call that reached a member
@@ -136,7 +137,7 @@ def test_calling_group_follows_its_coverage() -> None:
 
 
 def test_a_member_reached_through_a_group_follows_the_groups_coverage() -> None:
-    """Seed 003: 3001's own coverage (busy -> 3002, no answer -> its box) is not used."""
+    """CV-2: 3001's own coverage (busy -> 3002, no answer -> its box) is not used."""
     member = ext(D, "red", "3001")
     assert coverage_for("busy", member, via=hunt(D, "red", "511")) == ToVoicemail(box="3001")
     assert coverage_for("no_answer", member, via=hunt(D, "red", "511")) == ToNumber(number="3003")

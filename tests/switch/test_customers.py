@@ -1,6 +1,7 @@
 """Customers, customer groups and trunks (`switch.routing.customers` and the dial plan).
 
-Contract: access code + extension/group reaches another customer of the same customer group;
+Behaviour (docs/BEHAVIOUR.md): access code + extension/group reaches another customer of
+the same customer group;
 an access code of a customer outside the caller's groups, and access code + trunk prefix, are
 403; trunk prefix + number leaves on the caller's own customer's trunk with the prefix
 stripped; a call never leaves on another customer's trunk. The properties dial random strings

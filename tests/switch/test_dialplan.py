@@ -1,11 +1,11 @@
-"""The dial plan (`switch.routing.route`): one test per row of the contract's dial plan table
-and per routing row of its failures table.
+"""The dial plan (`switch.routing.route`): one test per row of the dial plan table
+(docs/BEHAVIOUR.md#dial-plan) and per routing row of its failure table.
 
-Every test runs on two configurations: the contract's reference file and `OTHER`, whose feature
-codes, pickup numbering, access codes, trunk prefixes and numbers all differ from it (and where
-two customers even share a trunk prefix). The expected values come from the `Plan` of each
-configuration, so a test passing on both shows the routing reads every code from the
-directory, none from the reference.
+Every test runs on two configurations: the reference file (tests/data/reference.yaml) and
+`OTHER`, whose feature codes, pickup numbering, access codes, trunk prefixes and numbers all
+differ from it (and where two customers even share a trunk prefix). The expected values come
+from the `Plan` of each configuration, so a test passing on both shows the routing reads
+every code from the directory, none from the reference.
 """
 
 from __future__ import annotations
@@ -473,7 +473,7 @@ def test_anything_else_is_not_found(plan: Plan, dialed: str) -> None:
 
 
 def test_reference_rows_spelled_out() -> None:
-    """The contract's table with the reference's own values, for the reader."""
+    """The dial plan table with the reference's own values, for the reader."""
     d = _reference().directory
     acme, globex = Caller("acme", "201"), Caller("globex", "201")
     assert route("**", acme, d) == Pickup("any", "acme", None)

@@ -1,9 +1,10 @@
 """Hunt groups (`switch.routing.hunt`): order, round-robin cursor, availability, fallback.
 
-Contract: `sequential` starts every call at the first member; `round_robin` starts each call at
-the member after the one the previous call started at. A member is skipped when on a call,
-blocked, unregistered or (dynamic) logged out. No member free or answering: the group's
-coverage, else the voicemail of `default`, else of the last member.
+Behaviour (docs/BEHAVIOUR.md#hunt-groups): `sequential` starts every call at the first
+member; `round_robin` starts each call at the member after the one the previous call started
+at. A member is skipped when on a call, blocked, unregistered or (dynamic) logged out. No
+member free or answering: the group's coverage, else the voicemail of `default`, else of the
+last member.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Call pickup (`switch.routing.pickup.choose_pickup`): which ringing call a picker gets.
 
-Contract: `**` takes the most recent call ringing on any extension of any pickup group the
-caller belongs to, `**`+group the most recent in that group, `**`+extension that extension's;
-nothing to pick up is 404 and touches no other call. Calls forked by hunt and calling groups
-ring on member extensions and can be picked up too. (Which requests are allowed at all, 403
-and friends, is in test_dialplan.py.)
+Behaviour (docs/BEHAVIOUR.md#call-pickup): `**` takes the most recent call ringing on any
+extension of any pickup group the caller belongs to, `**`+group the most recent in that
+group, `**`+extension that extension's; nothing to pick up is 404 and touches no other call.
+Calls forked by hunt and calling groups ring on member extensions and can be picked up too.
+(Which requests are allowed at all, 403 and friends, is in test_dialplan.py.)
 """
 
 from __future__ import annotations
