@@ -26,26 +26,23 @@ class HuntState:
         return f"{customer}/{extension}" in self._blocked
 
     def set_blocked(self, customer: str, extension: str, blocked: bool) -> None:
-        key = f"{customer}/{extension}"
-        if blocked:
-            self._blocked.add(key)
-            self._store.put(_BLOCK, key, "1")
-        else:
-            self._blocked.discard(key)
-            self._store.delete(_BLOCK, key)
+        self._flag(self._blocked, _BLOCK, f"{customer}/{extension}", blocked)
 
     # -- dynamic logins ------------------------------------------------------------------
     def logged_in(self, customer: str, group: str, extension: str) -> bool:
         return f"{customer}/{group}/{extension}" in self._logins
 
     def set_logged_in(self, customer: str, group: str, extension: str, on: bool) -> None:
-        key = f"{customer}/{group}/{extension}"
+        self._flag(self._logins, _LOGIN, f"{customer}/{group}/{extension}", on)
+
+    def _flag(self, flags: set[str], namespace: str, key: str, on: bool) -> None:
+        """A yes/no state kept in memory and, as a present or absent key, in the store."""
         if on:
-            self._logins.add(key)
-            self._store.put(_LOGIN, key, "1")
+            flags.add(key)
+            self._store.put(namespace, key, "1")
         else:
-            self._logins.discard(key)
-            self._store.delete(_LOGIN, key)
+            flags.discard(key)
+            self._store.delete(namespace, key)
 
     # -- round robin -----------------------------------------------------------------------
     def cursor(self, customer: str, group: str) -> int:
