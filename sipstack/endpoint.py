@@ -294,17 +294,11 @@ class Endpoint:
     def _reject(self, exc: ParseError, source: Address, transport: Transport) -> None:
         status: int | None = None
         if not exc.drop:
-            response = _stateless_error(exc, source, self.ids.tag())
-            if response is not None:
+            answer = _stateless_error(exc, source, transport, self.ids.tag())
+            if answer is not None:
+                response, destination = answer
                 self._stamp_server(response)
-                via = response.top_via
-                self._out.append(
-                    Datagram(
-                        serialize(response),
-                        response_destination(via, source, transport),
-                        transport,
-                    )
-                )
+                self._out.append(Datagram(serialize(response), destination, transport))
                 status = response.status
         self._events.append(MessageRejected(source, exc.reason, status))
 
@@ -416,19 +410,25 @@ _REQUEST_HANDLERS: dict[str, _RequestHandler] = {
 }
 
 
-def _stateless_error(exc: ParseError, source: Address, to_tag: str) -> Response | None:
-    """The error response to a request the parser refused (RFC 3261 §8.2 / §21.4): built
-    from the header lines the parser kept (make_error_response), its top Via stamped with
-    received/rport so it routes back (§18.2.2), a To tag added; None when unanswerable."""
+def _stateless_error(
+    exc: ParseError, source: Address, transport: Transport, to_tag: str
+) -> tuple[Response, Address] | None:
+    """The error response to a request the parser refused (RFC 3261 §8.2 / §21.4) and
+    where it goes: built from the header lines the parser kept (make_error_response),
+    its top Via stamped with received/rport so it routes back (§18.2.2), a To tag added;
+    None when unanswerable."""
     response = make_error_response(exc, " ".join(exc.reason.split()) or "Bad Request")
     if response is None:
         return None
-    try:
-        top = response.top_via
-    except ParseError:
-        return None
-    response.replace_top_via(stamp_via(top, source) or top)
     to = response.get("to")
     if to is not None and ";tag=" not in to.replace(" ", ""):
         response.set("to", f"{to};tag={to_tag}")
-    return response
+    try:
+        top = response.top_via
+    except ParseError:
+        # The Via itself is what is wrong (RFC 4475 §3.1.2.1 "SIP/2.0/UDP 192.0.2.15;;,;,,",
+        # §3.1.2.16 "SIP/7.0/UDP"): RFC 4475 still wants the 400/505, and the only route
+        # back is the address the request came from; the Via goes back as it was sent.
+        return response, source
+    response.replace_top_via(stamp_via(top, source) or top)
+    return response, response_destination(response.top_via, source, transport)

@@ -55,8 +55,14 @@ def parse_message(data: bytes) -> Request | Response:
     while data.startswith(b"\r\n", start_at):
         start_at += 2
     head_end = data.find(b"\r\n\r\n", start_at)
+    body_at = head_end + 4
     if head_end < 0:
-        raise ParseError("no blank line after the headers", drop=True)
+        if not data.endswith(b"\r\n") or len(data) - start_at < 4:
+            raise ParseError("no blank line after the headers", drop=True)
+        # A datagram ends the message (RFC 3261 §18.3: "the message is the whole
+        # datagram"); the RFC 4475 archive prints §3.1.2.15 without the empty line, and
+        # peers that forget it are read as having no body rather than dropped.
+        head_end = body_at = len(data) - 2
     raw_head = data[start_at:head_end]
     pending: ParseError | None = None
     try:
@@ -72,7 +78,7 @@ def parse_message(data: bytes) -> Request | Response:
         # CRLF is the only line end (RFC 3261 §7); a bare CR or LF is not LWS
         pending = pending or ParseError("bare CR or LF in the header section")
     start = lines[0]
-    body = data[head_end + 4 :]
+    body = data[body_at:]
     if start[:4].upper() == "SIP/":
         return _parse_response(start, lines, body, pending)
     return _parse_request(start, lines, body, pending)

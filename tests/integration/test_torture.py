@@ -83,6 +83,20 @@ def test_invalid_requests_get_400_naming_the_problem(switch: SwitchProcess) -> N
     assert answered >= 10
 
 
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("badinv01", "400"), ("badvers", "505"), ("baddn", "400")],
+)
+def test_rfc_bytes_with_aligned_values_are_answered(
+    switch: SwitchProcess, name: str, code: str
+) -> None:
+    """The RFC's own bytes put several spaces after the colon (and print §3.1.2.15
+    without its empty line): each is still answered, with the status RFC 4475 names."""
+    data = _with_rport((VECTORS / "invalid" / f"{name}.sip").read_bytes())
+    answers = _answers_udp(switch, data)
+    assert [a.split(b"\r\n", 1)[0].split(b" ")[1].decode() for a in answers] == [code]
+
+
 def test_tcp_oversized_and_endless_input_is_cut_off(switch: SwitchProcess) -> None:
     endless = b"INVITE sip:202@acme.test SIP/2.0\r\nX-Filler: " + b"a" * 100_000
     with socket.create_connection((switch.host, switch.port), timeout=5) as tcp:

@@ -16,6 +16,7 @@ No sockets, no sleeps: `now` only moves when the test says so.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from sipstack import (
     CancelReceived,
@@ -335,6 +336,25 @@ def test_wrong_version_gets_505() -> None:
     event = net.b.next_event()
     assert isinstance(event, MessageRejected) and event.status == 505
     assert parse_message(net.b.outgoing()[0].data).status == 505  # type: ignore[union-attr]
+
+
+def test_request_whose_via_is_the_fault_is_answered_at_its_source() -> None:
+    # RFC 4475 §3.1.2.1 and §3.1.2.16, the RFC's own bytes: the Via cannot be read, so
+    # the 400/505 goes back where the datagram came from with the Via as it was sent
+    vectors = Path(__file__).resolve().parent.parent / "vectors" / "rfc4475" / "invalid"
+    for name, status in (("badinv01", 400), ("badvers", 505)):
+        net = Net()
+        data = (vectors / f"{name}.sip").read_bytes()
+        net.b.receive(data, A, Transport.UDP, 0.0)
+        event = net.b.next_event()
+        assert isinstance(event, MessageRejected) and event.status == status, name
+        (out,) = net.b.outgoing()
+        assert out.destination == A
+        assert out.data.startswith(f"SIP/2.0 {status} ".encode())
+        (via,) = [line for line in data.split(b"\r\n") if line.startswith(b"Via:")]
+        value = via.split(b":", 1)[1].strip()
+        assert b"\r\nVia: " + value + b"\r\n" in out.data, name
+        assert b";tag=" in out.data.split(b"\r\nTo:", 1)[1].split(b"\r\n", 1)[0]
 
 
 def test_garbage_is_dropped() -> None:
