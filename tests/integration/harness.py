@@ -1,10 +1,10 @@
 """End-to-end harness: a real switch process on loopback and SIPp phones talking to it.
 
-The switch is started the way an administrator starts it, through the outside contract
-(`python -m switch run --config FILE --log-format json`), on a configuration written from
-`make_config` with free ports and a `state_dir` of its own. SIPp scenarios live in
-`tests/sipp/`; `run_sipp` runs one of them and returns its exit status together with the
-message trace, so a test can assert what the phone saw.
+The switch is started the way an administrator starts it, through its command line
+(docs/BEHAVIOUR.md#commands: `python -m switch run --config FILE --log-format json`), on a
+configuration written from `make_config` with free ports and a `state_dir` of its own. SIPp
+scenarios live in `tests/sipp/`; `run_sipp` runs one of them and returns its exit status
+together with the message trace, so a test can assert what the phone saw.
 
 A SIPp process is one phone. SIPp maps messages to its calls by Call-ID, and the
 switch's INVITE to a callee has a Call-ID of its own, so a callee phone is

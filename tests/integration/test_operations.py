@@ -1,8 +1,9 @@
 """Operating the switch: `softswitch check`, refusing a bad file, SIGHUP reload.
 
-Contract: `check` and `run` list every problem as FILE:LINE: message and refuse the
-file; SIGHUP reloads without dropping registrations or calls in progress; a bad
-new file is refused with the same messages and the old one stays in force.
+Behaviour (docs/BEHAVIOUR.md#commands, #configuration-checks): `check` and `run` list every
+problem as FILE:LINE: message and refuse the file; SIGHUP reloads without dropping
+registrations or calls in progress; a bad new file is refused with the same messages and
+the old one stays in force.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What real peers send, in process: each defect found by the protocol review, pinned.
+"""What real peers send, in process: each protocol defect found and fixed, pinned.
 
 Every test here failed before its fix (the end-to-end twins over sockets are in
 tests/integration/test_protocol_defects.py).
