@@ -31,6 +31,7 @@ import msgspec
 from sipstack.errors import ParseError
 from sipstack.header_values import Challenge, parse_auth, quote_string
 from sipstack.message import Request
+from sipstack.uri import Uri, parse_uri
 
 # RFC 7616 §3.4.1 / RFC 8760 §2: algorithm -> hash function. SHA-512-256 is
 # SHA-512/256 (FIPS 180-4), offered only where hashlib (OpenSSL) provides it.
@@ -76,7 +77,14 @@ class AuthFailed(msgspec.Struct, frozen=True, tag="failed"):
     username: str | None = None
 
 
-AuthResult = AuthOk | AuthMissing | AuthStale | AuthFailed
+class AuthWrongUri(msgspec.Struct, frozen=True, tag="wrong-uri"):
+    """The digest `uri` names another resource than the Request-URI: answer 400."""
+
+    uri: str
+    username: str | None = None
+
+
+AuthResult = AuthOk | AuthMissing | AuthStale | AuthFailed | AuthWrongUri
 
 
 # -- hashing (RFC 7616 §3.4) ---------------------------------------------------------
@@ -283,6 +291,12 @@ class DigestAuthenticator:
         fields = _fields(cred, self._accepted)
         if isinstance(fields, AuthFailed):
             return fields
+        if not _same_resource(fields.uri, request.uri):
+            # RFC 7616 §3.4.6: "The authenticating server MUST assure that the resource
+            # designated by the "uri" parameter is the same as the resource specified in
+            # the Request-Line; if they are not, the server SHOULD return a 400 Bad
+            # Request error." Else an answer captured for one URI replays against another.
+            return AuthWrongUri(fields.uri, fields.username)
         password = lookup(fields.username)
         if password is None:
             return AuthFailed("unknown user", fields.username)
@@ -408,6 +422,24 @@ def _fields(cred: Challenge, accepted: frozenset[str]) -> _Fields | AuthFailed:
     else:
         nc = None
     return _Fields(username, nonce, uri, response, algorithm, qop, nc, cnonce)
+
+
+def _same_resource(digest_uri: str, request_uri: Uri) -> bool:
+    """Whether the digest `uri` can designate the Request-URI's resource.
+
+    RFC 7616 §3.4.6 guards against credentials answered for one request being sent with
+    another; for a switch that is toll fraud, an authorised INVITE re-aimed at another
+    number. So where both name a user (the dialled number), it must be the same one.
+    Host, port and parameters are not compared, because the phones people have do not
+    repeat the Request-URI there: SIPp answers with the server's `ip:port`, pyVoIP 1.6
+    with `sip:<server>;transport=UDP` for every method. A `uri` that does not parse
+    designates nothing.
+    """
+    try:
+        named = parse_uri(digest_uri)
+    except ParseError:
+        return False
+    return named.user is None or request_uri.user is None or named.user == request_uri.user
 
 
 def _is_hex(text: str) -> bool:

@@ -16,7 +16,14 @@ from sipstack.ids import IdSource
 from sipstack.message import Request, make_response
 from sipstack.transport import Address
 
-from .auth import AuthFailed, AuthOk, AuthStale, AuthThrottle, DigestAuthenticator
+from .auth import (
+    AuthFailed,
+    AuthOk,
+    AuthStale,
+    AuthThrottle,
+    AuthWrongUri,
+    DigestAuthenticator,
+)
 from .calls.call import ALLOW_OUT_OF_DIALOG
 from .ports import AllBindings, PasswordOf, SipOut
 
@@ -100,6 +107,17 @@ class Gatekeeper:
                 reason=result.reason,
             )
             self._replies.reply(request, 403, now, "Forbidden")
+            return None
+        if isinstance(result, AuthWrongUri):
+            # a client error, not a guess at the password: no throttle failure
+            log.warning(
+                "auth.wrong_uri",
+                source=ip,
+                method=request.method,
+                user=result.username,
+                uri=result.uri[:200],
+            )
+            self._replies.reply(request, 400, now, "Digest uri is not the Request-URI")
             return None
         self._challenge(request, realm, header, isinstance(result, AuthStale), now)
         return None

@@ -90,8 +90,10 @@ class RawPhone:
         extra: list[str] | None = None,
         to: str | None = None,
         body: bytes = b"",
+        digest_uri: str | None = None,
     ) -> Response | None:
-        """Send `method`; answer a 401/407 challenge once with our credentials."""
+        """Send `method`; answer a 401/407 challenge once with our credentials (computed
+        for `digest_uri`, the Request-URI unless another is given)."""
         first = self.send(self.request(method, uri, extra, body, to))
         if first is None or first.status not in (401, 407):
             return first
@@ -103,7 +105,7 @@ class RawPhone:
         auth = answer_challenge(
             challenge,
             method=method,
-            uri=uri,
+            uri=digest_uri or uri,
             username=self.user,
             password=password,
             cnonce=uuid.uuid4().hex[:8],

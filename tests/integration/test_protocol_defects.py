@@ -1,4 +1,4 @@
-"""What real peers send, over a real socket: the review's defects as a phone sees them.
+"""What real peers send, over a real socket: the fixed protocol defects as a phone sees them.
 
 One switch for the module (the reference-like configuration of the harness); each test
 speaks raw SIP from its own UDP port. The in-process twins are in
@@ -233,6 +233,20 @@ def test_repeated_nonce_count_gets_stale_challenges_never_the_throttle(tmp_path:
         phone.close()
         switch.stop()
     assert "auth.throttled" not in switch.log_text()
+
+
+def test_invite_answered_for_another_number_gets_400(phone: RawPhone) -> None:
+    # RFC 7616 §3.4.6: credentials computed for one dialled number are refused for another
+    assert (registered := phone.register(PASSWORDS["201"])) and registered.status == 200
+    to = f"<sip:202@{DOMAIN}>"
+    answer = phone.authenticated(
+        "INVITE", f"sip:202@{DOMAIN}", PASSWORDS["201"], to=to, digest_uri=f"sip:203@{DOMAIN}"
+    )
+    assert answer is not None and answer.status == 400, answer
+    assert "uri" in answer.reason.lower()
+    # the same phone, answering for the number it dials, is let through (no throttle)
+    good = phone.authenticated("INVITE", f"sip:202@{DOMAIN}", PASSWORDS["201"], to=to)
+    assert good is not None and good.status not in (400, 401, 403, 407), good
 
 
 def test_mwi_notify_answered_481_ends_the_subscription(tmp_path: Path) -> None:

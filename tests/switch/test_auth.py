@@ -22,6 +22,7 @@ from switch.auth import (
     AuthOk,
     AuthStale,
     AuthThrottle,
+    AuthWrongUri,
     DigestAuthenticator,
     answer_challenge,
     digest_response,
@@ -77,10 +78,11 @@ def qop_answer(
     uri: str = f"sip:{REALM}",
     user: str = "201",
     realm: str = REALM,
+    method: str = "REGISTER",
 ) -> str:
     response = digest_response(
         algorithm=algorithm, username=user, realm=realm, password=password,
-        method="REGISTER", uri=uri, nonce=nonce, qop="auth", nc=nc, cnonce="abc",
+        method=method, uri=uri, nonce=nonce, qop="auth", nc=nc, cnonce="abc",
     )  # fmt: skip
     return (
         f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
@@ -243,9 +245,43 @@ def test_absent_algorithm_means_md5(auth: DigestAuthenticator) -> None:
     assert auth.verify(register(header), "authorization", REALM, lookup, 1001.0) == AuthOk("201")
 
 
-def test_digest_uri_other_than_request_uri(auth: DigestAuthenticator) -> None:
-    header = qop_answer(nonce_of(auth), uri="sip:10.0.0.1:5060;transport=UDP")
+@pytest.mark.parametrize(
+    "uri",
+    [
+        f"sip:{REALM}:5060;transport=UDP",
+        f"sip:{REALM.upper()}",
+        f"sip:{REALM};user=phone",
+        "sip:10.0.0.1:5060",  # SIPp answers with the address it sends to
+    ],
+)
+def test_digest_uri_naming_the_request_uri_in_other_words(
+    auth: DigestAuthenticator, uri: str
+) -> None:
+    header = qop_answer(nonce_of(auth), uri=uri)
     assert auth.verify(register(header), "authorization", REALM, lookup, 1001.0) == AuthOk("201")
+
+
+@pytest.mark.parametrize("uri", ["sip:", "no uri at all", "sip:201@"])
+def test_digest_uri_that_names_nothing_is_refused(auth: DigestAuthenticator, uri: str) -> None:
+    # RFC 7616 §3.4.6: the server "MUST assure" both name the same resource (400 if not)
+    header = qop_answer(nonce_of(auth), uri=uri)
+    result = auth.verify(register(header), "authorization", REALM, lookup, 1001.0)
+    assert result == AuthWrongUri(uri, "201")
+
+
+def test_digest_uri_without_user_names_the_domain_of_an_invite(auth: DigestAuthenticator) -> None:
+    # pyVoIP answers an INVITE's challenge with the server's URI, no user part
+    nonce = nonce_of(auth)
+    cases = [
+        (f"sip:{REALM};transport=UDP", AuthOk("201")),
+        (f"sip:301@{REALM}", AuthOk("201")),
+        (f"sip:302@{REALM}", AuthWrongUri(f"sip:302@{REALM}", "201")),
+    ]
+    for count, (uri, expected) in enumerate(cases, start=1):
+        header = qop_answer(nonce, uri=uri, nc=f"{count:08x}", method="INVITE")
+        invite = register(header)
+        invite = Request("INVITE", parse_uri(f"sip:301@{REALM}"), invite.headers)
+        assert auth.verify(invite, "authorization", REALM, lookup, 1001.0) == expected, uri
 
 
 def test_credentials_for_our_realm_are_picked(auth: DigestAuthenticator) -> None:
