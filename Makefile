@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.stamp
 CONFIG  ?= examples/pbx.yaml
 PYTEST_ARGS ?=
 
-.PHONY: all run test lint bench clean distclean venv sipp baresip
+.PHONY: all run test lint bench clean distclean venv sipp baresip rtpengine
 
 all: test
 
@@ -45,10 +45,15 @@ sipp:
 baresip:
 	$(call apt_install,baresip,baresip-core,--no-install-recommends)
 
+# rtpengine (Debian package rtpengine-daemon), the media relay for scale; the tests start
+# their own daemon in userspace mode on 127.0.0.1.
+rtpengine:
+	$(call apt_install,rtpengine,rtpengine-daemon,--no-install-recommends)
+
 run: venv
 	$(BIN)/softswitch run --config $(CONFIG)
 
-test: venv sipp baresip
+test: venv sipp baresip rtpengine
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv

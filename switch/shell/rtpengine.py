@@ -1,0 +1,182 @@
+"""A client of rtpengine's ng control protocol, over UDP.
+
+An ng message is a cookie, one space, and a bencoded dictionary; the reply carries the
+same cookie and a dictionary whose `result` is `ok`, `pong`, `error` (with
+`error-reason`) or `load limit`. rtpengine keeps its replies by cookie for a while, so a
+command re-sent with the same cookie after a lost datagram is answered once, not done
+twice: that is what makes retransmission here safe.
+
+This is shell code: it owns a socket and awaits replies. The call engine never sees it;
+it reaches the relay through the media port the shell implements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
+
+import bencodepy
+import structlog
+
+log = structlog.get_logger("rtpengine")
+
+NgValue = str | int | bytes | Sequence["NgValue"] | Mapping[str, "NgValue"]
+"""What a command's parameters may hold (bencode has strings, integers, lists, dicts)."""
+
+Reply = dict[str, object]
+
+
+class RtpengineError(Exception):
+    """rtpengine did not answer, answered `error`, or answered something unreadable."""
+
+
+def parse_ng_address(text: str) -> tuple[str, int]:
+    """`udp:HOST:PORT` (as `server.media.rtpengine` is written) -> (host, port)."""
+    scheme, _, rest = text.partition(":")
+    host, _, port = rest.rpartition(":")
+    if scheme != "udp" or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"rtpengine address {text!r} is not udp:HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def encode_command(cookie: str, command: str, params: Mapping[str, NgValue]) -> bytes:
+    """One ng request datagram."""
+    body: dict[bytes, object] = {b"command": command.encode()}
+    body.update({k.encode(): _to_bencode(v) for k, v in params.items()})
+    return cookie.encode() + b" " + bytes(bencodepy.encode(body))
+
+
+def decode_reply(data: bytes) -> tuple[str, Reply]:
+    """(cookie, reply dictionary with str keys and str values) of one ng datagram."""
+    cookie, space, payload = data.partition(b" ")
+    if not space:
+        raise RtpengineError("ng reply without a cookie")
+    try:
+        # rtpengine writes dictionary keys in no particular order (bencode wants them
+        # sorted); bencode.py reads them as they come, strict decoders refuse them
+        decoded = bencodepy.decode(payload)
+    except (bencodepy.BencodeDecodeError, ValueError, TypeError) as exc:
+        raise RtpengineError(f"ng reply is not bencode: {exc}") from None
+    reply = _from_bencode(decoded)
+    if not isinstance(reply, dict):
+        raise RtpengineError("ng reply is not a dictionary")
+    return cookie.decode("ascii", "replace"), reply
+
+
+def _to_bencode(value: NgValue) -> object:
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, (bytes, int)):
+        return value
+    if isinstance(value, Mapping):
+        return {k.encode(): _to_bencode(v) for k, v in value.items()}
+    return [_to_bencode(v) for v in value]
+
+
+def _from_bencode(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {
+            (k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)): _from_bencode(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_from_bencode(v) for v in value]
+    return value
+
+
+class _NgProtocol(asyncio.DatagramProtocol):
+    def __init__(self, client: NgClient) -> None:
+        self._client = client
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        self._client.reply_received(data)
+
+    def error_received(self, exc: Exception) -> None:
+        # an ICMP port unreachable: rtpengine is not there; the waiting command retries
+        log.warning("rtpengine.socket_error", error=str(exc))
+
+
+class NgClient:
+    """Sends ng commands to one rtpengine and awaits their replies.
+
+    Each command is sent up to `attempts` times, `timeout` seconds apart, with one
+    cookie; no answer at all raises RtpengineError (the caller answers 503).
+    """
+
+    def __init__(
+        self, address: tuple[str, int], *, timeout: float = 0.5, attempts: int = 3
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.attempts = attempts
+        self._transport: asyncio.DatagramTransport | None = None
+        self._waiting: dict[str, asyncio.Future[Reply]] = {}
+        self._prefix = os.urandom(6).hex()
+        self._sequence = 0
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _NgProtocol(self), remote_addr=self.address
+        )
+        self._transport = transport
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(RtpengineError("ng client closed"))
+        self._waiting.clear()
+
+    def reply_received(self, data: bytes) -> None:
+        try:
+            cookie, reply = decode_reply(data)
+        except RtpengineError as exc:
+            log.warning("rtpengine.bad_reply", error=str(exc))
+            return
+        future = self._waiting.get(cookie)
+        if future is not None and not future.done():
+            future.set_result(reply)
+
+    async def command(self, name: str, params: Mapping[str, NgValue] | None = None) -> Reply:
+        """Send `name` with `params`; the reply dictionary once `result` is ok or pong."""
+        if self._transport is None:
+            raise RtpengineError("ng client not started")
+        self._sequence += 1
+        cookie = f"{self._prefix}{self._sequence:x}"
+        datagram = encode_command(cookie, name, params or {})
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._waiting[cookie] = future
+        try:
+            for _ in range(self.attempts):
+                self._transport.sendto(datagram)
+                try:
+                    reply = await asyncio.wait_for(asyncio.shield(future), self.timeout)
+                except TimeoutError:
+                    continue
+                return _checked(name, reply)
+        finally:
+            self._waiting.pop(cookie, None)
+        host, port = self.address
+        log.warning("rtpengine.no_answer", command=name, rtpengine=f"{host}:{port}")
+        raise RtpengineError(f"rtpengine at {host}:{port} did not answer {name!r}")
+
+    async def ping(self) -> bool:
+        """Whether rtpengine answers (`ping` -> `pong`)."""
+        try:
+            return (await self.command("ping")).get("result") == "pong"
+        except RtpengineError:
+            return False
+
+
+def _checked(name: str, reply: Reply) -> Reply:
+    result = reply.get("result")
+    if result in ("ok", "pong"):
+        return reply
+    reason = reply.get("error-reason") or result
+    raise RtpengineError(f"rtpengine refused {name!r}: {reason}")
