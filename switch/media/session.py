@@ -19,6 +19,7 @@ import numpy as np
 import structlog
 
 from switch.media.g711 import Codec, codec_for
+from switch.media.port_pool import PortPool, PortsExhausted
 from switch.media.rtp import DtmfDetector, JitterBuffer, Released, RtpError, build_rtp, parse_rtp
 from switch.media.sdp import (
     Negotiated,
@@ -445,22 +446,21 @@ class MediaServer:
     """
 
     def __init__(
-        self, host: str, port_low: int, port_high: int, *, advertise: str | None = None
+        self,
+        host: str,
+        port_low: int,
+        port_high: int,
+        *,
+        advertise: str | None = None,
+        pool: PortPool | None = None,
     ) -> None:
-        if port_low > port_high or port_low < 1 or port_high > 65535:
-            raise ValueError(f"bad RTP port range {port_low}-{port_high}")
         self.host = host
         self.advertise = advertise or host
         if ipaddress.ip_address(self.advertise).is_unspecified:
             raise ValueError("set `advertise` when binding RTP to a wildcard address")
-        # RFC 3550 §11: "RTP SHOULD use an even destination port number"; the odd one
-        # above it stays reserved for RTCP. NOT IMPLEMENTED: RTCP reports (not needed
-        # for recording and playback; phones do not hang up for their absence).
-        first = port_low + (port_low & 1)
-        self._ports = list(range(first, port_high + 1, 2))
-        if not self._ports:
-            raise ValueError(f"no even port in {port_low}-{port_high}")
-        self._cursor = 0
+        # NOT IMPLEMENTED: RTCP reports on the odd port (not needed for recording and
+        # playback; phones do not hang up for their absence).
+        self.ports = pool or PortPool(port_low, port_high)
         self._sessions: dict[int, MediaSession] = {}
 
     @property
@@ -494,25 +494,20 @@ class MediaServer:
 
     async def _bind(self) -> tuple[int, asyncio.DatagramTransport, _Protocol]:
         loop = asyncio.get_running_loop()
-        for _ in range(len(self._ports)):
-            port = self._ports[self._cursor]
-            # Round-robin, not lowest-free: a port just released may still receive the last
-            # call's packets for a moment, which must not land in the next call's recording.
-            self._cursor = (self._cursor + 1) % len(self._ports)
-            if port in self._sessions:
-                continue
-            try:
-                transport, protocol = await loop.create_datagram_endpoint(
-                    _Protocol, local_addr=(self.host, port)
-                )
-            except OSError:
-                continue  # taken by another process: try the next one
-            return port, transport, protocol
-        raise MediaUnavailable(f"no free RTP port in {self._ports[0]}-{self._ports[-1]}")
+
+        async def bind(port: int) -> tuple[asyncio.DatagramTransport, _Protocol]:
+            return await loop.create_datagram_endpoint(_Protocol, local_addr=(self.host, port))
+
+        try:
+            port, (transport, protocol) = await self.ports.take(bind)
+        except PortsExhausted as exc:
+            raise MediaUnavailable(str(exc)) from None
+        return port, transport, protocol
 
     def _release(self, session: MediaSession) -> None:
         if self._sessions.get(session.local_port) is session:
             del self._sessions[session.local_port]
+            self.ports.release(session.local_port)
 
     def close(self) -> None:
         """Close every session (SIGTERM): recordings are finalised, on_stop fires."""

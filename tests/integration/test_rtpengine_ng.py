@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from switch.shell.rtpengine import (
     encode_command,
     parse_ng_address,
 )
+from tests.support.rtp_phones import exchange
 from tests.support.rtpengine_daemon import RtpengineDaemon, rtpengine_daemon
 
 pytestmark = pytest.mark.integration
@@ -48,11 +48,6 @@ def _media_of(sdp: str) -> tuple[str, int]:
     port = re.search(r"^m=audio (\d+) ", sdp, re.M)
     assert address and port, sdp
     return address.group(1), int(port.group(1))
-
-
-def _rtp(seq: int, payload: bytes) -> bytes:
-    # RFC 3550 §5.1: V=2, PT=0 (PCMU)
-    return struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x1234) + payload
 
 
 def test_ng_codec_round_trip() -> None:
@@ -94,7 +89,7 @@ async def negotiate_and_keep(
         assert rtpengine.port_min <= port_b <= rtpengine.port_max
         assert "telephone-event/8000" in to_b and "telephone-event/8000" in to_a
         heard_a, heard_b = await asyncio.to_thread(
-            _exchange, phone_a, (host_a, port_a), phone_b, (host_b, port_b)
+            exchange, phone_a, (host_a, port_a), phone_b, (host_b, port_b)
         )
         assert heard_b == [b"from-a-%d" % i for i in range(3, 10)]
         assert heard_a == [b"from-b-%d" % i for i in range(3, 10)]
@@ -105,39 +100,6 @@ async def negotiate_and_keep(
         client.close()
         phone_a.close()
         phone_b.close()
-
-
-def _exchange(
-    phone_a: socket.socket,
-    relay_for_a: tuple[str, int],
-    phone_b: socket.socket,
-    relay_for_b: tuple[str, int],
-) -> tuple[list[bytes], list[bytes]]:
-    """Each phone sends first (so the relay latches on to it), then both talk."""
-    for seq in range(3):
-        phone_a.sendto(_rtp(seq, b"from-a-%d" % seq), relay_for_a)
-        phone_b.sendto(_rtp(seq, b"from-b-%d" % seq), relay_for_b)
-    _drain(phone_a)
-    _drain(phone_b)
-    heard_a: list[bytes] = []
-    heard_b: list[bytes] = []
-    for seq in range(3, 10):
-        phone_a.sendto(_rtp(seq, b"from-a-%d" % seq), relay_for_a)
-        heard_b.append(phone_b.recv(2048)[12:])
-        phone_b.sendto(_rtp(seq, b"from-b-%d" % seq), relay_for_b)
-        heard_a.append(phone_a.recv(2048)[12:])
-    return heard_a, heard_b
-
-
-def _drain(sock: socket.socket) -> None:
-    sock.settimeout(0.2)
-    try:
-        while True:
-            sock.recv(2048)
-    except TimeoutError:
-        pass
-    finally:
-        sock.settimeout(1.0)
 
 
 def test_no_rtpengine_is_an_error_not_a_hang() -> None:

@@ -1,0 +1,92 @@
+"""The embedded relay's latching rules (switch/media/relay.py), without sockets."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from switch.media.relay import RelayedStream, Side
+
+RTP = bytes([0x80, 0]) + bytes(10) + b"payload"
+CALLER_SIP_IP = "127.0.0.1"
+CALLEE_SIP_IP = "127.0.0.2"
+
+
+def stream() -> RelayedStream:
+    relayed = RelayedStream(CALLER_SIP_IP, CALLEE_SIP_IP)
+    relayed.described(Side.CALLER, ("127.0.0.77", 40000))  # a NATed phone's private SDP
+    relayed.described(Side.CALLEE, ("127.0.0.78", 40002))
+    return relayed
+
+
+def test_media_goes_to_the_sdp_address_until_the_party_sends() -> None:
+    relayed = stream()
+    assert relayed.packet_from(Side.CALLER, ("127.0.0.1", 5004), RTP, 1.0) == ("127.0.0.78", 40002)
+    # the callee has not sent yet; once it does, the caller's media goes where it came from
+    assert relayed.packet_from(Side.CALLEE, ("127.0.0.2", 6004), RTP, 1.0) == ("127.0.0.1", 5004)
+    assert relayed.destination(Side.CALLEE) == ("127.0.0.2", 6004)
+
+
+def test_latched_on_the_signalling_address_ignores_other_sources() -> None:
+    relayed = stream()
+    relayed.packet_from(Side.CALLER, ("127.0.0.1", 5004), RTP, 1.0)
+    assert relayed.packet_from(Side.CALLER, ("127.0.0.9", 5004), RTP, 1.1) is None
+    assert relayed.packet_from(Side.CALLER, ("127.0.0.1", 5006), RTP, 1.2) is None
+    assert relayed.counts(Side.CALLER) == {"relayed": 1, "ignored": 2, "malformed": 0}
+
+
+def test_a_first_packet_from_elsewhere_latches_until_the_signalling_address_sends() -> None:
+    relayed = stream()
+    relayed.packet_from(Side.CALLEE, ("127.0.0.2", 6004), RTP, 0.5)
+    relayed.packet_from(Side.CALLER, ("127.0.0.5", 7000), RTP, 1.0)  # media by another route
+    assert relayed.destination(Side.CALLER) == ("127.0.0.5", 7000)
+    assert relayed.packet_from(Side.CALLER, ("127.0.0.6", 7000), RTP, 1.1) is None
+    relayed.packet_from(Side.CALLER, ("127.0.0.1", 5004), RTP, 1.2)  # takes over and locks
+    assert relayed.destination(Side.CALLER) == ("127.0.0.1", 5004)
+    assert relayed.packet_from(Side.CALLER, ("127.0.0.5", 7000), RTP, 1.3) is None
+
+
+def test_new_sdp_from_the_party_releases_its_latch() -> None:
+    relayed = stream()
+    relayed.packet_from(Side.CALLER, ("127.0.0.1", 5004), RTP, 1.0)
+    relayed.described(Side.CALLER, ("127.0.0.77", 41000))  # a re-INVITE from a new port
+    assert relayed.destination(Side.CALLER) == ("127.0.0.77", 41000)
+    relayed.packet_from(Side.CALLER, ("127.0.0.1", 5010), RTP, 2.0)
+    assert relayed.destination(Side.CALLER) == ("127.0.0.1", 5010)
+
+
+def test_malformed_packets_are_dropped_and_counted() -> None:
+    relayed = stream()
+    for junk in (b"", b"\x80\x00", b"\x40" + bytes(20), b"hello world!"):
+        assert relayed.packet_from(Side.CALLER, ("127.0.0.1", 5004), junk, 1.0) is None
+    assert relayed.counts(Side.CALLER)["malformed"] == 4
+    assert relayed.silent_since(Side.CALLER) is None
+    relayed.packet_from(Side.CALLER, ("127.0.0.1", 5004), RTP, 3.0)
+    assert relayed.silent_since(Side.CALLER) == 3.0
+
+
+addresses = st.tuples(st.sampled_from(["127.0.0.1", "127.0.0.5", "127.0.0.6"]), st.integers(1, 3))
+packets = st.lists(st.tuples(st.sampled_from(list(Side)), addresses), max_size=40)
+
+
+@given(packets)
+def test_once_locked_no_other_source_is_forwarded(
+    sequence: list[tuple[Side, tuple[str, int]]],
+) -> None:
+    relayed = RelayedStream(CALLER_SIP_IP, CALLER_SIP_IP)
+    locked: dict[Side, tuple[str, int]] = {}
+    for side, (host, port) in sequence:
+        source = (host, port)
+        out = relayed.packet_from(side, source, RTP, 1.0)
+        if side in locked and source != locked[side]:
+            assert out is None
+        if out is not None or relayed.destination(side) == source:
+            if host == CALLER_SIP_IP:
+                locked.setdefault(side, source)
+        # what is forwarded goes where the other party is known to be
+        if out is not None:
+            assert out == relayed.destination(side.other)
+    for side in Side:
+        counts = relayed.counts(side)
+        sent = sum(1 for s, _ in sequence if s is side)
+        assert counts["relayed"] + counts["ignored"] + counts["malformed"] == sent
