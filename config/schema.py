@@ -231,6 +231,12 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     407, as a B2BUA on the call path should send."""
 
 
+class NatSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    keepalive_seconds: Annotated[int, Meta(ge=0)] = 30
+    """How often a phone registered from behind a NAT router gets an OPTIONS over UDP;
+    0 turns keep-alives off. Three unanswered in a row remove the binding."""
+
+
 class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     listen: Annotated[tuple[Listen, ...], Meta(min_length=1)]
     state_dir: Annotated[str, Meta(min_length=1)] = "./var"
@@ -244,6 +250,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     registration: RegistrationSettings = msgspec.field(default_factory=RegistrationSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     rtp_ports: Annotated[str, Meta(pattern=PORT_RANGE_PATTERN)] = "10000-20000"
+    nat: NatSettings = msgspec.field(default_factory=NatSettings)
 
 
 # --- features -------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from .features.pickup import Pickups
 from .features.voicemail import MailboxIndex, VoicemailService
 from .gate import Gatekeeper, Replier
 from .ports import DirectoryRef, MailboxFiles, MediaPort
+from .registration.keepalive import NatKeepalive
 from .registration.location import LocationStore
 from .registration.registrar import RegistrarPolicy
 from .registration.service import RegisterService
@@ -89,6 +90,7 @@ class Switch:
         mailbox_index: MailboxIndex,
         media: MediaPort | None = None,
         invite_401_user_agents: tuple[str, ...] = (),
+        keepalive_seconds: float = 0.0,
     ) -> None:
         self.sip = endpoint
         self.ids = ids
@@ -167,6 +169,16 @@ class Switch:
             policy=policy,
             registered=lambda box, at, saved: self.mwi.unsolicited(box, at, only=saved),
         )
+        self.keepalive = NatKeepalive(
+            sip=endpoint,
+            ids=ids,
+            contacts=self,
+            timers=self.timers,
+            registrations=location,
+            unregister=location.remove,
+            interval=keepalive_seconds,
+        )
+        self.keepalive.start(now)
         self._handlers: dict[str, Handler] = {
             "REGISTER": self.registrar.on_register,
             "INVITE": self.router.on_invite,
@@ -183,7 +195,7 @@ class Switch:
             call = self.calls_by_tx.get(event.tx_id)
             if call is not None:
                 call.on_response(event.tx_id, event.response, now)
-            elif event.response.status >= 200:
+            elif event.response.status >= 200 and not self.keepalive.on_answered(event.tx_id):
                 self.mwi.on_notify_answered(event.tx_id, event.response.status)
         elif isinstance(event, CancelReceived):
             call = self.calls_by_tx.get(event.invite_tx_id)
@@ -193,7 +205,7 @@ class Switch:
             call = self.calls_by_tx.get(event.tx_id)
             if call is not None:
                 call.on_timeout(event.tx_id, now)
-            else:
+            elif not self.keepalive.on_failed(event.tx_id):
                 self.mwi.on_notify_failed(event.tx_id)
         elif isinstance(event, AckTimedOut):
             call = self.calls_by_tx.get(event.tx_id)

@@ -130,6 +130,7 @@ class Runtime:
             mailbox_index=index,
             media=RuntimeMedia(self.media_server, self.run_pumped),
             invite_401_user_agents=auth.invite_401_user_agents,
+            keepalive_seconds=float(server.nat.keepalive_seconds),
         )
         if server.admin is not None:
             try:

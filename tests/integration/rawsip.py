@@ -16,7 +16,14 @@ from switch.auth import answer_challenge
 
 
 class RawPhone:
-    def __init__(self, switch_host: str, switch_port: int, user: str, domain: str) -> None:
+    def __init__(
+        self,
+        switch_host: str,
+        switch_port: int,
+        user: str,
+        domain: str,
+        contact_address: str | None = None,
+    ) -> None:
         self.target = (switch_host, switch_port)
         self.user = user
         self.domain = domain
@@ -25,6 +32,8 @@ class RawPhone:
         self.port = int(self.sock.getsockname()[1])
         self.call_id = uuid.uuid4().hex
         self.cseq = 0
+        # the address the Contact names: a NATed phone names one it is not at
+        self.contact_address = contact_address or f"127.0.0.1:{self.port}"
 
     def close(self) -> None:
         self.sock.close()
@@ -45,7 +54,7 @@ class RawPhone:
             f"To: {to or f'<sip:{self.user}@{self.domain}>'}",
             f"Call-ID: {self.call_id}",
             f"CSeq: {self.cseq} {method}",
-            f"Contact: <sip:{self.user}@127.0.0.1:{self.port}>",
+            f"Contact: <sip:{self.user}@{self.contact_address}>",
             *(extra or []),
             f"Content-Length: {len(body)}",
             "",
