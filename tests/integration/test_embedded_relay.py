@@ -16,18 +16,11 @@ import pytest
 from switch.media.port_pool import PortPool, PortsExhausted
 from switch.media.relay import Side
 from switch.shell.relay_sockets import EmbeddedRelay
-from tests.support.rtp_phones import drain, exchange, rtp_packet
+from tests.support.rtp_phones import drain, exchange, phone_socket, rtp_packet
 
 pytestmark = pytest.mark.integration
 
 HOST = "127.0.0.1"
-
-
-def _phone() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((HOST, 0))
-    sock.settimeout(1.0)
-    return sock
 
 
 def _free_range(size: int) -> tuple[int, int]:
@@ -49,8 +42,7 @@ def _free_range(size: int) -> tuple[int, int]:
 
 
 def test_nated_parties_hear_each_other_and_a_stranger_is_not_relayed() -> None:
-    phone_a, phone_b, stranger = _phone(), _phone(), socket.socket(type=socket.SOCK_DGRAM)
-    stranger.bind(("127.0.0.5", 0))
+    phone_a, phone_b, stranger = phone_socket(), phone_socket(), phone_socket("127.0.0.5")
 
     async def call() -> None:
         relay = EmbeddedRelay(HOST, PortPool(*_free_range(40)))
@@ -59,14 +51,14 @@ def test_nated_parties_hear_each_other_and_a_stranger_is_not_relayed() -> None:
         relayed.described(Side.CALLEE, ("127.0.0.78", 40002))
         to_a = (HOST, relayed.port_for(Side.CALLER))
         to_b = (HOST, relayed.port_for(Side.CALLEE))
-        heard_a, heard_b = await asyncio.to_thread(exchange, phone_a, to_a, phone_b, to_b)
+        heard_a, heard_b = await exchange(phone_a, to_a, phone_b, to_b)
         assert heard_b == [b"from-a-%d" % i for i in range(3, 10)]
         assert heard_a == [b"from-b-%d" % i for i in range(3, 10)]
         # someone else aiming at the caller's port is not heard by the callee
-        stranger.sendto(rtp_packet(99, b"intruder"), to_a)
+        await asyncio.get_running_loop().sock_sendto(stranger, rtp_packet(99, b"intruder"), to_a)
         await asyncio.sleep(0.1)
         assert relayed.rtp.counts(Side.CALLER)["ignored"] == 1
-        await asyncio.to_thread(drain, phone_b)
+        await drain(phone_b)
         relay.close("relay-1")
         assert relay.pool.in_use == 0
 

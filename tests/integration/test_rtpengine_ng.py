@@ -23,7 +23,7 @@ from switch.shell.rtpengine import (
     encode_command,
     parse_ng_address,
 )
-from tests.support.rtp_phones import exchange
+from tests.support.rtp_phones import exchange, phone_socket
 from tests.support.rtpengine_daemon import RtpengineDaemon, rtpengine_daemon
 
 pytestmark = pytest.mark.integration
@@ -60,11 +60,7 @@ def test_ng_codec_round_trip() -> None:
 
 
 def test_nated_parties_hear_each_other_through_rtpengine(rtpengine: RtpengineDaemon) -> None:
-    phone_a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    phone_b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    for phone in (phone_a, phone_b):
-        phone.bind(("127.0.0.1", 0))
-        phone.settimeout(1.0)
+    phone_a, phone_b = phone_socket(), phone_socket()
     asyncio.run(negotiate_and_keep(rtpengine, phone_a, phone_b))
 
 
@@ -88,9 +84,7 @@ async def negotiate_and_keep(
         assert rtpengine.port_min <= port_a <= rtpengine.port_max
         assert rtpengine.port_min <= port_b <= rtpengine.port_max
         assert "telephone-event/8000" in to_b and "telephone-event/8000" in to_a
-        heard_a, heard_b = await asyncio.to_thread(
-            exchange, phone_a, (host_a, port_a), phone_b, (host_b, port_b)
-        )
+        heard_a, heard_b = await exchange(phone_a, (host_a, port_a), phone_b, (host_b, port_b))
         assert heard_b == [b"from-a-%d" % i for i in range(3, 10)]
         assert heard_a == [b"from-b-%d" % i for i in range(3, 10)]
         assert (await client.command("delete", common))["result"] == "ok"

@@ -1,7 +1,9 @@
-"""Two RTP "phones" on plain blocking sockets, for the relay tests."""
+"""Two RTP "phones" on plain UDP sockets, driven from the event loop the relay runs on
+(no threads: the relay under test and the phones share one loop)."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 
@@ -11,34 +13,46 @@ def rtp_packet(seq: int, payload: bytes) -> bytes:
     return struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x1234) + payload
 
 
-def exchange(
+def phone_socket(host: str = "127.0.0.1") -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((host, 0))
+    sock.setblocking(False)
+    return sock
+
+
+async def _recv(sock: socket.socket, timeout: float) -> bytes:
+    loop = asyncio.get_running_loop()
+    return await asyncio.wait_for(loop.sock_recv(sock, 2048), timeout)
+
+
+async def drain(sock: socket.socket) -> None:
+    """Read and forget what has arrived, until 0.2 s pass quietly."""
+    try:
+        while True:
+            await _recv(sock, 0.2)
+    except TimeoutError:
+        pass
+
+
+async def exchange(
     phone_a: socket.socket,
     relay_for_a: tuple[str, int],
     phone_b: socket.socket,
     relay_for_b: tuple[str, int],
 ) -> tuple[list[bytes], list[bytes]]:
-    """Each phone sends first (so the relay latches on to it), then both talk."""
+    """Each phone sends first (so the relay latches on to it), then both talk; the
+    payloads each one heard, in order."""
+    loop = asyncio.get_running_loop()
     for seq in range(3):
-        phone_a.sendto(rtp_packet(seq, b"from-a-%d" % seq), relay_for_a)
-        phone_b.sendto(rtp_packet(seq, b"from-b-%d" % seq), relay_for_b)
-    drain(phone_a)
-    drain(phone_b)
+        await loop.sock_sendto(phone_a, rtp_packet(seq, b"from-a-%d" % seq), relay_for_a)
+        await loop.sock_sendto(phone_b, rtp_packet(seq, b"from-b-%d" % seq), relay_for_b)
+    await drain(phone_a)
+    await drain(phone_b)
     heard_a: list[bytes] = []
     heard_b: list[bytes] = []
     for seq in range(3, 10):
-        phone_a.sendto(rtp_packet(seq, b"from-a-%d" % seq), relay_for_a)
-        heard_b.append(phone_b.recv(2048)[12:])
-        phone_b.sendto(rtp_packet(seq, b"from-b-%d" % seq), relay_for_b)
-        heard_a.append(phone_a.recv(2048)[12:])
+        await loop.sock_sendto(phone_a, rtp_packet(seq, b"from-a-%d" % seq), relay_for_a)
+        heard_b.append((await _recv(phone_b, 1.0))[12:])
+        await loop.sock_sendto(phone_b, rtp_packet(seq, b"from-b-%d" % seq), relay_for_b)
+        heard_a.append((await _recv(phone_a, 1.0))[12:])
     return heard_a, heard_b
-
-
-def drain(sock: socket.socket) -> None:
-    sock.settimeout(0.2)
-    try:
-        while True:
-            sock.recv(2048)
-    except TimeoutError:
-        pass
-    finally:
-        sock.settimeout(1.0)
