@@ -357,6 +357,7 @@ class _Checker:
         self._check_global_codes()
         self._check_customer_groups()
         self._check_trunk_sources()
+        self._check_trunk_transports()
         for index, customer in enumerate(self._config.customers):
             _CustomerChecker(self, customer, ("customers", index)).run()
         return self._problems
@@ -443,6 +444,34 @@ class _Checker:
             for host, port, _ in (split_sip_uri(t.uri),)
         ]
         self.unique(sources, "trunk address")
+
+    def _check_trunk_transports(self) -> None:
+        # RFC 3261 §19.1: "A SIPS URI specifies that the resource be contacted securely.
+        # This means, in particular, that TLS is to be used between the UAC and the domain
+        # that owns the URI."  The switch has no TLS transport yet, so a sips: (or
+        # transport=tls) trunk is refused rather than quietly reached over plain TCP.
+        for i, c in enumerate(self._config.customers):
+            for j, t in enumerate(c.trunks):
+                problem = _trunk_transport_problem(t.uri)
+                if problem is not None:
+                    self.add(("customers", i, "trunks", j, "uri"), f"trunk {t.name}: {problem}")
+
+
+def _trunk_transport_problem(uri: str) -> str | None:
+    """Why the switch cannot reach `uri` over UDP or TCP, or None when it can."""
+    scheme, _, rest = uri.partition(":")
+    params = rest.rpartition("@")[2].partition(";")[2]
+    transports = [
+        value.lower()
+        for key, _, value in (p.partition("=") for p in params.split(";"))
+        if key.lower() == "transport"
+    ]
+    if scheme.lower() == "sips" or "tls" in transports:
+        return f"{uri} needs TLS: sips:/TLS is not supported yet (use sip: over udp or tcp)"
+    for transport in transports:
+        if transport not in ("udp", "tcp"):
+            return f"transport={transport} is not supported (udp or tcp)"
+    return None
 
 
 def _is_access(entry: _Entry) -> bool:

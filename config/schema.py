@@ -181,7 +181,10 @@ def dec_hook(type_: type, obj: Any) -> Any:
 
 
 def split_sip_uri(uri: str) -> tuple[str, int, Transport]:
-    """(host, port, transport) a trunk URI points at; port defaults to 5060 (5061 for sips)."""
+    """(host, port, transport) a trunk URI points at; port defaults to 5060 (5061 for sips).
+
+    The configuration check refuses sips: and transport=tls trunks (no TLS yet), so a
+    loaded configuration never reaches the sips branch below."""
     scheme, _, rest = uri.partition(":")
     rest = rest.rpartition("@")[2]
     hostport, _, params = rest.partition(";")

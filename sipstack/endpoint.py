@@ -43,7 +43,7 @@ from .transaction.base import (
 )
 from .transaction.ict import Ict, IctState
 from .transaction.ist import Ist, IstState
-from .transaction.keys import ServerKey, client_tx_id, server_key
+from .transaction.keys import ServerKey, any_method, client_tx_id, server_key
 from .transaction.layer import TransactionLayer, Upcall
 from .transport import (
     Address,
@@ -203,6 +203,21 @@ class Endpoint:
         invite_tx = layer.server.get(server_key(request, "INVITE"))
         reply_to = response_destination(request.top_via, source, transport)
         nist = layer.start_server(request, key, reply_to, transport, now)
+        if not isinstance(invite_tx, Ist) and any_method(key) in layer.non_invite:
+            # §9.2: "The TU determines the transaction to be cancelled by taking the
+            # CANCEL request, and then assuming that the request method is anything but
+            # CANCEL or ACK and applying the transaction matching procedures of Section
+            # 17.2.3." A match here is a pending or completed non-INVITE request: "A
+            # CANCEL request has no impact on the processing of transactions with any
+            # other method defined in this specification." and "Regardless of the method
+            # of the original request, as long as the CANCEL matched an existing
+            # transaction, the UAS answers the CANCEL request itself with a 200 (OK)
+            # response." No event: the original request goes on untouched. (An in-dialog
+            # request keeps its To tag; otherwise the tag is fresh, as the TU's answer to
+            # the original, if any, was not kept parsed.)
+            response = make_response(request, 200, to_tag=self.ids.tag())
+            layer.feed(nist, response_input(200), now, self._stamp_server(response))
+            return
         if not isinstance(invite_tx, Ist):
             # §9.2: "If the UAS did not find a matching transaction for the CANCEL
             # according to the procedure above, it SHOULD respond to the CANCEL

@@ -56,6 +56,18 @@ def server_key(message: Message, method: str) -> ServerKey:
     return ("2543", message.call_id, message.from_.tag, message.cseq.seq, method, str(via))
 
 
+def any_method(key: ServerKey) -> ServerKey:
+    """`key` with its method blanked, to find the request a CANCEL targets.
+
+    §9.2: "The TU determines the transaction to be cancelled by taking the CANCEL
+    request, and then assuming that the request method is anything but CANCEL or ACK
+    and applying the transaction matching procedures of Section 17.2.3."
+    """
+    if key[0] == "2543":
+        return (*key[:4], None, *key[5:])
+    return (*key[:3], None)
+
+
 def server_tx_id(key: ServerKey) -> str:
     """A readable, unique string for a server transaction key."""
     return "|".join("" if part is None else str(part) for part in key)

@@ -20,7 +20,7 @@ from ..transport import Address, Datagram, Transport
 from .base import Armed, Effect, Transaction, Transmit, TxInput
 from .ict import Ict
 from .ist import Ist
-from .keys import ServerKey, client_tx_id, server_tx_id
+from .keys import ServerKey, any_method, client_tx_id, server_tx_id
 from .nict import Nict
 from .nist import Nist
 
@@ -30,13 +30,25 @@ Upcall = tuple[Transaction[Any], Effect]
 
 
 class TransactionLayer:
-    __slots__ = ("config", "out", "client", "server", "_heap", "_seq", "trying_due")
+    __slots__ = (
+        "config",
+        "out",
+        "client",
+        "server",
+        "non_invite",
+        "_heap",
+        "_seq",
+        "trying_due",
+    )
 
     def __init__(self, config: TimerConfig, out: list[Datagram] | None = None) -> None:
         self.config = config
         self.out: list[Datagram] = out if out is not None else []
         self.client: dict[str, ClientTx] = {}
         self.server: dict[ServerKey, ServerTx] = {}
+        # the live non-INVITE server transactions (not CANCEL) by `any_method(key)`: what
+        # a CANCEL for a non-INVITE request matches (§9.2)
+        self.non_invite: dict[ServerKey, Nist] = {}
         self._heap: list[tuple[float, int, str | ServerKey, TxInput]] = []
         self._seq = 0
         self.trying_due: list[Ist] = []  # new INVITEs whose 100 Trying is decided at flush
@@ -77,6 +89,8 @@ class TransactionLayer:
         else:
             tx = Nist(tx_id, key, request, reply_to, transport, self.config)
             self.server[key] = tx
+            if request.method != "CANCEL":
+                self.non_invite[any_method(key)] = tx
         return tx
 
     def send_trying(self, now: float) -> None:
@@ -124,6 +138,10 @@ class TransactionLayer:
         table: dict[Any, Any] = self.client if isinstance(tx.key, str) else self.server
         if table.get(tx.key) is tx:
             del table[tx.key]
+        if isinstance(tx, Nist):
+            match = any_method(tx.key)
+            if self.non_invite.get(match) is tx:
+                del self.non_invite[match]
 
     # -- timers -----------------------------------------------------------------------
     def _push(self, key: str | ServerKey, timer: TxInput, when: float) -> None:

@@ -297,6 +297,34 @@ def test_trunk_address_used_twice(tmp_path: pathlib.Path) -> None:
     assert check(tmp_path, text) == ["39: trunk address '127.0.0.1:5090' used twice (line 29)"]
 
 
+@pytest.mark.parametrize(
+    "uri",
+    ["sips:127.0.0.1:5091", "sips:gw@127.0.0.1", "sip:127.0.0.1:5091;transport=TLS"],
+)
+def test_tls_trunk_refused_not_downgraded(tmp_path: pathlib.Path, uri: str) -> None:
+    # RFC 3261 §19.1: a SIPS URI means "TLS is to be used"; without TLS the switch must
+    # refuse the trunk, never reach it over plain TCP.
+    text = edit("uri: sip:127.0.0.1:5090", f'uri: "{uri}"')
+    assert check(tmp_path, text) == [
+        f"29: trunk acme-pstn: {uri} needs TLS: sips:/TLS is not supported yet"
+        " (use sip: over udp or tcp)"
+    ]
+
+
+def test_unknown_trunk_transport_refused(tmp_path: pathlib.Path) -> None:
+    text = edit("uri: sip:127.0.0.1:5090", "uri: sip:127.0.0.1:5090;transport=sctp")
+    assert check(tmp_path, text) == [
+        "29: trunk acme-pstn: transport=sctp is not supported (udp or tcp)"
+    ]
+
+
+def test_udp_and_tcp_trunks_accepted(tmp_path: pathlib.Path) -> None:
+    for uri in ("sip:127.0.0.1:5090;transport=tcp", "sip:127.0.0.1:5090;transport=UDP"):
+        path = tmp_path / "pbx.yaml"
+        path.write_text(edit("uri: sip:127.0.0.1:5090", f"uri: {uri}"))
+        load_config(path)
+
+
 def test_every_problem_reported_together_in_line_order(tmp_path: pathlib.Path) -> None:
     text = edit("customers: [acme, globex]", "customers: [acme, globx]")
     text = edit('access_code: "82"', 'access_code: "81"', text)

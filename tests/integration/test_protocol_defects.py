@@ -238,15 +238,21 @@ def test_repeated_nonce_count_gets_stale_challenges_never_the_throttle(tmp_path:
 def test_invite_answered_for_another_number_gets_400(phone: RawPhone) -> None:
     # RFC 7616 §3.4.6: credentials computed for one dialled number are refused for another
     assert (registered := phone.register(PASSWORDS["201"])) and registered.status == 200
-    to = f"<sip:202@{DOMAIN}>"
+    # 205 is never registered in this module: a call let through ends at once (480), while
+    # 202 may still have a binding from an earlier test and ring past the read timeout
+    to = f"<sip:205@{DOMAIN}>"
     answer = phone.authenticated(
-        "INVITE", f"sip:202@{DOMAIN}", PASSWORDS["201"], to=to, digest_uri=f"sip:203@{DOMAIN}"
+        "INVITE", f"sip:205@{DOMAIN}", PASSWORDS["201"], to=to, digest_uri=f"sip:203@{DOMAIN}"
     )
     assert answer is not None and answer.status == 400, answer
     assert "uri" in answer.reason.lower()
+    # §17.1.1.3: ACK the 400, or its Timer G retransmission is read as the next answer
+    phone.ack(answer)
+    phone.receive_all(0.2)
     # the same phone, answering for the number it dials, is let through (no throttle)
-    good = phone.authenticated("INVITE", f"sip:202@{DOMAIN}", PASSWORDS["201"], to=to)
+    good = phone.authenticated("INVITE", f"sip:205@{DOMAIN}", PASSWORDS["201"], to=to)
     assert good is not None and good.status not in (400, 401, 403, 407), good
+    phone.ack(good)
 
 
 def test_mwi_notify_answered_481_ends_the_subscription(tmp_path: Path) -> None:
@@ -293,3 +299,30 @@ def test_latin1_display_name_and_local_time_date_are_served(phone: RawPhone) -> 
     )
     answer = phone.send(options)
     assert answer is not None and answer.status == 200, answer
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "REGISTER"])
+def test_cancel_of_an_answered_non_invite_gets_200(phone: RawPhone, method: str) -> None:
+    # RFC 3261 §9.2: "A CANCEL request has no impact on the processing of transactions
+    # with any other method" and "as long as the CANCEL matched an existing transaction,
+    # the UAS answers the CANCEL request itself with a 200 (OK) response."
+    uri = f"sip:{DOMAIN}" if method == "REGISTER" else f"sip:201@{DOMAIN}"
+    original = phone.request(method, uri)
+    first = phone.send(original)
+    assert first is not None and first.cseq.method == method, first
+    # §9.1: the CANCEL repeats the Request-URI, Call-ID, To, From, CSeq number and the
+    # top Via (its branch) of the request it cancels
+    seq = first.cseq.seq
+    cancel = original.replace(f"{method} {uri} SIP/2.0".encode(), f"CANCEL {uri} SIP/2.0".encode())
+    cancel = cancel.replace(f"CSeq: {seq} {method}".encode(), f"CSeq: {seq} CANCEL".encode())
+    answer = phone.send(cancel)
+    assert answer is not None and answer.cseq.method == "CANCEL", answer
+    assert answer.status == 200
+    # the original transaction is untouched: its retransmission gets the same answer
+    again = phone.send(original)
+    assert again is not None and (again.status, again.cseq.method) == (first.status, method)
+
+
+def test_cancel_matching_nothing_still_gets_481(phone: RawPhone) -> None:
+    answer = phone.send(phone.request("CANCEL", f"sip:201@{DOMAIN}"))
+    assert answer is not None and (answer.status, answer.cseq.method) == (481, "CANCEL")

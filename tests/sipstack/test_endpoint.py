@@ -3,7 +3,8 @@
 Requirements covered (RFC 3261 §8, §9, §13, §17, §18; RFC 3581; RFC 6026):
 - INVITE: 100 Trying at once, 180, 200; the ACK stops 2xx retransmission;
 - CANCEL: 200 to the CANCEL + CancelReceived, TU answers 487, the ICT ACKs it;
-  CANCEL without a matching INVITE gets 481 and no event;
+  CANCEL without a matching INVITE gets 481 and no event; CANCEL of a pending or
+  completed non-INVITE gets 200 and changes nothing (§9.2);
 - non-INVITE over a lossy link converges to exactly one request and one answer;
 - responses go to the Via received/rport (NAT), or back to the source on TCP;
 - malformed requests get a stateless 400/505 naming the problem; mangled
@@ -519,3 +520,86 @@ def test_merged_request_gets_482_and_never_reaches_the_tu() -> None:
     sent = [parse_message(d.data) for d in endpoint.outgoing()]
     statuses = [m.status for m in sent if isinstance(m, Response)]
     assert 482 in statuses and statuses.count(482) == 1, statuses  # (and the first one's 100)
+
+
+def _non_invite(method: str, branch: str, *, seq: int = 3, via_host: str = "10.0.0.1") -> bytes:
+    """A non-INVITE request from A, or the CANCEL for it (same branch, CSeq number)."""
+    return (
+        f"{method} sip:bob@10.0.0.2:5070 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {via_host}:5060;branch=z9hG4bK{branch}\r\n"
+        "Max-Forwards: 70\r\n"
+        "From: <sip:alice@example.com>;tag=al\r\nTo: <sip:bob@example.com>\r\n"
+        f"Call-ID: ni-{branch}\r\nCSeq: {seq} {method}\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def _sent_statuses(endpoint: Endpoint) -> list[tuple[int, str]]:
+    out = [parse_message(d.data) for d in endpoint.outgoing()]
+    return [(m.status, m.cseq.method) for m in out if isinstance(m, Response)]
+
+
+def test_cancel_of_pending_non_invite_gets_200_and_changes_nothing() -> None:
+    # RFC 3261 §9.2: "A CANCEL request has no impact on the processing of transactions
+    # with any other method" and "as long as the CANCEL matched an existing transaction,
+    # the UAS answers the CANCEL request itself with a 200 (OK) response."
+    net = Net()
+    net.b.receive(_non_invite("OPTIONS", "opt1"), A, Transport.UDP, 0.0)
+    incoming = net.b.next_event()
+    assert isinstance(incoming, RequestReceived) and incoming.tx_id is not None
+    net.b.receive(_non_invite("CANCEL", "opt1"), A, Transport.UDP, 0.1)
+    assert net.b.next_event() is None  # no CancelReceived: the OPTIONS goes on
+    assert _sent_statuses(net.b) == [(200, "CANCEL")]
+    net.b.send_response(make_response(incoming.request, 200, to_tag="bob"), 0.2)
+    assert _sent_statuses(net.b) == [(200, "OPTIONS")]
+    net.b.receive(_non_invite("CANCEL", "opt1"), A, Transport.UDP, 0.3)  # retransmitted
+    assert _sent_statuses(net.b) == [(200, "CANCEL")]
+
+
+def test_cancel_of_completed_non_invite_gets_200_then_481_after_timer_j() -> None:
+    net = Net()
+    net.b.receive(_non_invite("REGISTER", "reg1"), A, Transport.UDP, 0.0)
+    incoming = net.b.next_event()
+    assert isinstance(incoming, RequestReceived)
+    net.b.send_response(make_response(incoming.request, 404, to_tag="bob"), 0.1)
+    (answer,) = net.b.outgoing()
+    net.b.receive(_non_invite("CANCEL", "reg1"), A, Transport.UDP, 0.2)
+    assert net.b.next_event() is None
+    assert _sent_statuses(net.b) == [(200, "CANCEL")]
+    net.b.receive(_non_invite("REGISTER", "reg1"), A, Transport.UDP, 0.3)
+    assert net.b.outgoing() == [answer]  # the REGISTER's own answer is untouched
+    # Timer J (64*T1) ends the REGISTER transaction: a later CANCEL matches nothing
+    net.b.handle_timer(40.0)
+    net.b.outgoing()
+    assert net.b.transactions.server == {} and net.b.transactions.non_invite == {}
+    net.b.receive(_non_invite("CANCEL", "reg1"), A, Transport.UDP, 40.1)
+    assert _sent_statuses(net.b) == [(481, "CANCEL")]
+
+
+def test_cancel_matches_branch_and_sent_by_only() -> None:
+    # §17.2.3 matching: another branch or another sent-by is no match -> 481
+    net = Net()
+    net.b.receive(_non_invite("OPTIONS", "opt2"), A, Transport.UDP, 0.0)
+    assert isinstance(net.b.next_event(), RequestReceived)
+    net.b.receive(_non_invite("CANCEL", "opt3"), A, Transport.UDP, 0.1)
+    net.b.receive(_non_invite("CANCEL", "opt2", via_host="10.0.0.9"), A, Transport.UDP, 0.1)
+    assert _sent_statuses(net.b) == [(481, "CANCEL"), (481, "CANCEL")]
+    assert net.b.next_event() is None
+
+
+def test_cancel_of_rfc2543_non_invite_gets_200() -> None:
+    # §9.2 with the RFC 2543 matching of §17.2.3 (no magic cookie in the branch)
+    net = Net()
+
+    def raw(method: str) -> bytes:
+        return (
+            f"{method} sip:bob@10.0.0.2:5070 SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 10.0.0.1:5060\r\n"
+            "From: <sip:alice@example.com>;tag=old\r\nTo: <sip:bob@example.com>\r\n"
+            f"Call-ID: old-2\r\nCSeq: 5 {method}\r\nContent-Length: 0\r\n\r\n"
+        ).encode()
+
+    net.b.receive(raw("OPTIONS"), A, Transport.UDP, 0.0)
+    assert isinstance(net.b.next_event(), RequestReceived)
+    net.b.receive(raw("CANCEL"), A, Transport.UDP, 0.1)
+    assert net.b.next_event() is None
+    assert _sent_statuses(net.b) == [(200, "CANCEL")]
