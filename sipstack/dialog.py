@@ -12,10 +12,11 @@ from .header_values import NameAddr, split_outside_quotes
 from .message import Request, Response
 from .uri import Uri
 
-# Requests whose Contact (and their 2xx's) replace the dialog's remote target (RFC 3261
-# §12.2: "target refresh requests ... In this specification, only re-INVITE"); RFC 3311
-# §5.1: "UPDATE is a target refresh request. As specified in RFC 3261, this means that
-# it can update the remote target of a dialog."
+# Requests whose Contact (and their 2xx's) replace the dialog's remote target. RFC 3261
+# §12.2: "For dialogs that have been established with an INVITE, the only target refresh
+# request defined is re-INVITE"; RFC 3311 §5.1 adds: "UPDATE is a target refresh
+# request. As specified in RFC 3261, this means that it can update the remote target of
+# a dialog."
 TARGET_REFRESH = frozenset({"INVITE", "UPDATE"})
 
 

@@ -19,7 +19,8 @@ END_TO_END: Mapping[str, str] = {
     # extensions: the far party's, not ours (RFC 3261 §8.2.2.3, §20.32, §20.37, §20.40)
     "require": "the option tags the sender needs the far party to support",
     "supported": "the option tags the sender supports (§20.37)",
-    "unsupported": "a 420 'MUST include an Unsupported header field' (§8.2.2.3)",
+    # §8.2.2.3: "The UAS MUST add an Unsupported header field" to its 420
+    "unsupported": "the far party's 420 is meaningless without it",
     "retry-after": "when to try again, of a 491/503/486/600 (§14.1, §20.33)",
     "warning": "why the far party refused the session (§20.43), e.g. in a 488",
     # session timers, carried end to end while the switch does not take part (RFC 4028)
