@@ -12,11 +12,26 @@ from .header_values import NameAddr, split_outside_quotes
 from .message import Request, Response
 from .uri import Uri
 
+# Requests whose Contact (and their 2xx's) replace the dialog's remote target. RFC 3261
+# §12.2: "For dialogs that have been established with an INVITE, the only target refresh
+# request defined is re-INVITE"; RFC 3311 §5.1 adds: "UPDATE is a target refresh
+# request. As specified in RFC 3261, this means that it can update the remote target of
+# a dialog."
+TARGET_REFRESH = frozenset({"INVITE", "UPDATE"})
+
 
 class Dialog:
     __slots__ = (
-        "call_id", "local_tag", "remote_tag", "local_uri", "remote_uri", "remote_target",
-        "route_set", "local_seq", "remote_seq", "local_contact",
+        "call_id",
+        "local_tag",
+        "remote_tag",
+        "local_uri",
+        "remote_uri",
+        "remote_target",
+        "route_set",
+        "local_seq",
+        "remote_seq",
+        "local_contact",
     )
 
     def __init__(
@@ -91,20 +106,29 @@ class Dialog:
         )
 
     def update_target(self, message: Request | Response) -> None:
-        """§12.2: a target refresh (re-INVITE or its 2xx) replaces the remote target."""
+        """§12.2: a target refresh (`TARGET_REFRESH`, or its 2xx) replaces the remote target."""
         contacts = message.contacts
         if contacts:
             self.remote_target = contacts[0].uri
 
-    def create_request(self, method: str, body: bytes = b"", content_type: str | None = None,
-                       cseq: int | None = None) -> Request:
+    def create_request(
+        self,
+        method: str,
+        body: bytes = b"",
+        content_type: str | None = None,
+        cseq: int | None = None,
+    ) -> Request:
         """§12.2.1.1: a request within the dialog (Via is added by the transaction layer)."""
         if cseq is None:
             self.local_seq += 1
             cseq = self.local_seq
         headers = [
-            ("to", str(self.remote_uri.with_tag(self.remote_tag)) if self.remote_tag
-             else str(self.remote_uri)),
+            (
+                "to",
+                str(self.remote_uri.with_tag(self.remote_tag))
+                if self.remote_tag
+                else str(self.remote_uri),
+            ),
             ("from", str(self.local_uri.with_tag(self.local_tag))),
             ("call-id", self.call_id),
             ("cseq", f"{cseq} {method}"),

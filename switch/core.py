@@ -210,7 +210,7 @@ class Switch:
         elif isinstance(event, AckTimedOut):
             call = self.calls_by_tx.get(event.tx_id)
             if call is not None:
-                call.ack_timed_out(now)
+                call.ack_timed_out(event.tx_id, now)
         elif isinstance(event, MessageRejected):
             self.counters["sip_rejected"] += 1
             log.warning(

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import structlog
 
-from sipstack.dialog import Dialog
+from sipstack.dialog import TARGET_REFRESH, Dialog
 from sipstack.errors import ParseError, RemoteProtocolError
 from sipstack.ids import IdSource
 from sipstack.message import REASON_PHRASES, Request, Response, make_response
@@ -30,6 +30,7 @@ from ..media.sdp import SdpError
 from ..timers import Timer
 from .legs import ForkState, InboundLeg, OutboundLeg
 from .line_state import ExtensionKey, ExtensionStates
+from .relay_headers import copy_end_to_end
 from .ring_step import RingStep
 
 COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
@@ -458,21 +459,23 @@ class Call:
     def _relay_request(self, request: Request, tx_id: str, from_caller: bool, now: float) -> None:
         other: InboundLeg | OutboundLeg | None = self.b if from_caller else self.a
         mine_leg: InboundLeg | OutboundLeg | None = self.a if from_caller else self.b
+        if request.method == "INVITE":
+            # Our 2xx to this re-INVITE (relayed, or the switch's own) is retransmitted by
+            # the endpoint until its ACK; if none comes, the AckTimedOut names this server
+            # transaction and must find the call.
+            self.host.index_tx(tx_id, self)
         if from_caller and other is None and self.app is not None:
             self._answer_locally_in_dialog(request, now)
             return
         if other is None or other.dialog is None or mine_leg is None or mine_leg.dialog is None:
             self._answer(request, 481, "Call/Transaction Does Not Exist", now)
             return
-        if request.method == "INVITE":
+        if request.method in TARGET_REFRESH:
             mine_leg.dialog.update_target(request)
         sent = other.dialog.create_request(
             request.method, request.body, request.get("content-type")
         )
-        for name in ("event", "subscription-state", "refer-to", "referred-by", "reason"):
-            value = request.get(name)
-            if value is not None:
-                sent.add(name, value)
+        copy_end_to_end(request, sent)
         mf = _max_forwards(request)
         sent.set("max-forwards", str(mf - 1 if mf > 0 else 0))
         dest, transport = other.peer
@@ -489,15 +492,17 @@ class Call:
         out = make_response(
             source, response.status, response.reason, to_tag=mine_leg.dialog.local_tag
         )
-        if response.status >= 200 and response.cseq.method == "INVITE" and response.status < 300:
+        method = response.cseq.method
+        if 200 <= response.status < 300 and method in TARGET_REFRESH:
             if other is not None and other.dialog is not None:
                 other.dialog.update_target(response)
-                if relay.sent.body:
+                if method == "INVITE" and relay.sent.body:
                     self._send_ack(other, other.dialog, relay.sent.cseq.seq, b"", None)
-                else:
+                elif method == "INVITE":
                     self.pending_ack = (not relay.from_caller, relay.sent)
         if 100 < response.status < 300 and source.method in ("INVITE", "UPDATE", "SUBSCRIBE"):
             out.add("contact", mine_leg.dialog.local_contact)
+        copy_end_to_end(response, out)
         if response.body:
             out.add("content-type", response.get("content-type") or "application/sdp")
             out.body = response.body
@@ -529,6 +534,8 @@ class Call:
             self.host.sip.send_response(response, now)
             return
         if request.method in ("INFO", "UPDATE", "OPTIONS", "NOTIFY"):
+            if request.method in TARGET_REFRESH and self.a.dialog is not None:
+                self.a.dialog.update_target(request)
             self._answer(request, 200, "OK", now)
             return
         self._answer(request, 405, "Method Not Allowed", now)
@@ -584,9 +591,12 @@ class Call:
             self.pending_caller_bye = False
             self._send_bye(self.a, now)
 
-    def ack_timed_out(self, now: float) -> None:
-        """Our 2xx to the caller was never ACKed (64*T1): the session is over (§13.3.1.4)."""
-        self.log.warning("call.ack_timeout")
+    def ack_timed_out(self, tx_id: str, now: float) -> None:
+        """A 2xx of ours (to the caller's INVITE, or a 2xx to a re-INVITE relayed to either
+        side) was never ACKed. RFC 3261 §13.3.1.4: "If the server retransmits the 2xx
+        response for 64*T1 seconds without receiving an ACK, the dialog is confirmed, but
+        the session SHOULD be terminated. This is accomplished with a BYE": both legs."""
+        self.log.warning("call.ack_timeout", tx_id=tx_id, reinvite=tx_id != self.a.tx_id)
         self._caller_acked(now)
         self.hang_up(now, from_caller=None)
 

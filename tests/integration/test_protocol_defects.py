@@ -326,3 +326,166 @@ def test_cancel_of_an_answered_non_invite_gets_200(phone: RawPhone, method: str)
 def test_cancel_matching_nothing_still_gets_481(phone: RawPhone) -> None:
     answer = phone.send(phone.request("CANCEL", f"sip:201@{DOMAIN}"))
     assert answer is not None and (answer.status, answer.cseq.method) == (481, "CANCEL")
+
+
+OFFER = (
+    b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+)
+
+
+def _got(phone: RawPhone, timeout: float = 0.5) -> list[Request | Response]:
+    return [parse_message(d) for d in phone.receive_all(timeout)]
+
+
+def _send(phone: RawPhone, message: Request | Response) -> None:
+    phone.sock.sendto(serialize(message), phone.target)
+
+
+def _ok_with_sdp(request: Request, tag: str, contact: str) -> Response:
+    ok = make_response(request, 200, to_tag=tag)
+    ok.add("contact", contact)
+    ok.add("content-type", "application/sdp")
+    ok.body = OFFER
+    return ok
+
+
+class Bridged:
+    """201 calls 202 over raw sockets; 202 answers, 201 ACKs."""
+
+    def __init__(self, switch: SwitchProcess) -> None:
+        self.caller = RawPhone(switch.host, switch.port, "201", DOMAIN)
+        self.callee = RawPhone(switch.host, switch.port, "202", DOMAIN)
+        registered = self.callee.register(PASSWORDS["202"])
+        assert registered is not None and registered.status == 200
+        self.to = f"<sip:202@{DOMAIN}>"
+        sdp = ["Content-Type: application/sdp"]
+        ringing = self.caller.authenticated(
+            "INVITE", f"sip:202@{DOMAIN}", PASSWORDS["201"], sdp, to=self.to, body=OFFER
+        )
+        assert ringing is None, ringing
+        self.offered = next(
+            m for m in _got(self.callee) if isinstance(m, Request) and m.method == "INVITE"
+        )
+        self.callee_contact = f"<sip:202@127.0.0.1:{self.callee.port}>"
+        _send(self.callee, _ok_with_sdp(self.offered, "t202", self.callee_contact))
+        self.ok = next(m for m in _got(self.caller) if isinstance(m, Response) and m.status == 200)
+        self.caller.cseq = self.ok.cseq.seq - 1
+        self.caller.sock.sendto(self.in_dialog("ACK"), self.caller.target)
+        _got(self.callee)  # the switch's ACK to 202
+
+    def in_dialog(self, method: str, extra: list[str] | None = None, body: bytes = b"") -> bytes:
+        """A request from 201 inside its dialog with the switch."""
+        uri = str(self.ok.contacts[0].uri)
+        return self.caller.request(method, uri, extra, body, to=self.ok.get("to"))
+
+    def from_callee(self, method: str, cseq: int) -> Request:
+        """A request from 202 inside the dialog the switch's INVITE made."""
+        port = self.callee.port
+        headers = [
+            ("via", f"SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{method}{cseq}t202;rport"),
+            ("from", f"{self.offered.get('to')};tag=t202"),
+            ("to", self.offered.get("from") or ""),
+            ("call-id", self.offered.call_id),
+            ("cseq", f"{cseq} {method}"),
+            ("max-forwards", "70"),
+            ("contact", self.callee_contact),
+        ]
+        return Request(method, self.offered.contacts[0].uri, headers)
+
+    def close(self) -> None:
+        self.caller.close()
+        self.callee.close()
+
+
+def test_relayed_reinvite_and_its_refusal_keep_their_end_to_end_headers(tmp_path: Path) -> None:
+    switch = start_switch(tmp_path / "switch")
+    call = Bridged(switch)
+    try:
+        extra = [
+            "Content-Type: application/sdp",
+            "Supported: timer",
+            "Session-Expires: 1800;refresher=uac",
+            "Content-Disposition: session",
+        ]
+        call.caller.sock.sendto(call.in_dialog("INVITE", extra, OFFER), call.caller.target)
+        reinvite = next(
+            m for m in _got(call.callee) if isinstance(m, Request) and m.method == "INVITE"
+        )
+        assert reinvite.get("supported") == "timer"
+        assert reinvite.get("session-expires") == "1800;refresher=uac"
+        assert reinvite.get("content-disposition") == "session"
+        glare = make_response(reinvite, 491)
+        glare.add("retry-after", "3")
+        _send(call.callee, glare)
+        final = next(m for m in _got(call.caller) if isinstance(m, Response) and m.status > 100)
+        assert final.status == 491 and final.get("retry-after") == "3", final
+    finally:
+        call.close()
+        switch.stop()
+
+
+def test_update_moves_the_remote_target_on_the_wire(tmp_path: Path) -> None:
+    # RFC 3311 §5.1: "UPDATE is a target refresh request" -- and so is its 2xx.
+    switch = start_switch(tmp_path / "switch")
+    call = Bridged(switch)
+    try:
+        moved = f"<sip:201-moved@127.0.0.1:{call.caller.port}>"
+        update = call.in_dialog("UPDATE").replace(
+            f"Contact: <sip:201@127.0.0.1:{call.caller.port}>".encode(),
+            f"Contact: {moved}".encode(),
+        )
+        call.caller.sock.sendto(update, call.caller.target)
+        relayed = next(
+            m for m in _got(call.callee) if isinstance(m, Request) and m.method == "UPDATE"
+        )
+        ok = make_response(relayed, 200)
+        ok.add("contact", f"<sip:202-moved@127.0.0.1:{call.callee.port}>")
+        _send(call.callee, ok)
+        _got(call.caller)
+        _send(call.callee, call.from_callee("INFO", 1))
+        info = next(m for m in _got(call.caller) if isinstance(m, Request) and m.method == "INFO")
+        assert str(info.uri) == moved.strip("<>"), "the UPDATE's Contact was ignored"
+        _send(call.caller, make_response(info, 200))
+        call.caller.sock.sendto(call.in_dialog("INFO"), call.caller.target)
+        info = next(m for m in _got(call.callee) if isinstance(m, Request) and m.method == "INFO")
+        assert info.uri.user == "202-moved", "the 2xx to UPDATE's Contact was ignored"
+    finally:
+        call.close()
+        switch.stop()
+
+
+def test_reinvite_200_never_acked_ends_the_call_with_bye_to_both(tmp_path: Path) -> None:
+    # RFC 3261 §13.3.1.4: after 64*T1 (32 s) without ACK "the session SHOULD be
+    # terminated. This is accomplished with a BYE." Before, the event was dropped and
+    # the call (and both lines) stayed up.
+    switch = start_switch(tmp_path / "switch")
+    call = Bridged(switch)
+    try:
+        sdp = ["Content-Type: application/sdp"]
+        call.caller.sock.sendto(call.in_dialog("INVITE", sdp, OFFER), call.caller.target)
+        reinvite = next(
+            m for m in _got(call.callee) if isinstance(m, Request) and m.method == "INVITE"
+        )
+        _send(call.callee, _ok_with_sdp(reinvite, "t202", call.callee_contact))
+        caller_byes = []
+        for _ in range(40):  # the caller never ACKs the 200 it keeps getting
+            caller_byes = [
+                m for m in _got(call.caller, 1.0) if isinstance(m, Request) and m.method == "BYE"
+            ]
+            if caller_byes:
+                break
+        assert caller_byes, "no BYE to the caller after the re-INVITE's 200 went unACKed"
+        callee_byes = [m for m in _got(call.callee) if isinstance(m, Request) and m.method == "BYE"]
+        assert callee_byes, "no BYE to the callee"
+        _send(call.caller, make_response(caller_byes[0], 200))
+        _send(call.callee, make_response(callee_byes[0], 200))
+    finally:
+        call.close()
+        switch.stop()
+    states = {
+        e.get("extension"): e.get("state")
+        for e in switch.events()
+        if e.get("event") == "extension.state"
+    }
+    assert states == {"201": "idle", "202": "idle"}, states

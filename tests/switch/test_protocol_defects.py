@@ -14,7 +14,14 @@ from sipstack.serialize import serialize
 from sipstack.uri import parse_uri
 from switch.auth import answer_challenge
 from switch.media.voicemail import Mailbox
-from tests.support.inproc import SDP, DialledCall, InProcessSwitch, MwiSubscriber, answer
+from tests.support.inproc import (
+    SDP,
+    DialledCall,
+    InProcessSwitch,
+    MwiSubscriber,
+    answer,
+    callee_request,
+)
 
 CONFIG = """
 server: {listen: ["udp:127.0.0.1:5060"], state_dir: /tmp/protocol-defects}
@@ -218,3 +225,111 @@ def test_callee_200_with_a_latin1_display_name_still_connects() -> None:
     ok.body = SDP
     sw.send(serialize(ok).replace("Jos\xe9".encode(), b"Jos\xe9"), BOB)
     assert call.answered().status == 200, "the callee's 200 was dropped"
+
+
+def _bridged(sw: InProcessSwitch) -> tuple[DialledCall, Request]:
+    """Ann calls Bob, Bob answers, Ann ACKs: (Ann's call, the INVITE Bob got)."""
+    call = sw.dial(ANN, "310", "pw310", "320")
+    invite = sw.requests(BOB, "INVITE")[0]
+    answer(sw, invite, BOB, "bob")
+    call.answered()
+    call.ack()
+    sw.take(BOB)
+    return call, invite
+
+
+@pytest.mark.parametrize(
+    ("status", "name", "value"),
+    [
+        (420, "unsupported", "timer"),
+        (491, "retry-after", "3"),
+        (503, "retry-after", "120"),
+        (302, "contact", "<sip:320@127.0.0.1:7999>"),
+        (488, "warning", '304 bob "Media type not available"'),
+    ],
+)
+def test_relayed_response_keeps_its_end_to_end_headers(status: int, name: str, value: str) -> None:
+    # A 420 without Unsupported, a 491 without Retry-After, a 3xx without the redirect
+    # target say nothing to the phone that gets them (switch/calls/relay_headers.py).
+    sw = InProcessSwitch(CONFIG, registered={"320": BOB})
+    call, _ = _bridged(sw)
+    sw.send(call.request("INVITE", 3, SDP), ANN)
+    [reinvite] = sw.requests(BOB, "INVITE")
+    refusal = make_response(reinvite, status)
+    refusal.add(name, value)
+    refusal.add("www-authenticate", 'Digest realm="bob", nonce="n"')
+    sw.send(refusal, BOB)
+    [final] = sw.finals(ANN)
+    assert final.status == status
+    assert final.get_all(name) == [value], final.get_all(name)
+    assert not final.get("www-authenticate"), "Bob's challenge is no business of Ann's"
+
+
+def test_relayed_request_keeps_its_end_to_end_headers_and_no_hop_headers() -> None:
+    sw = InProcessSwitch(CONFIG, registered={"320": BOB})
+    call, _ = _bridged(sw)
+    reinvite = call.request("INVITE", 3, SDP)
+    passed = [
+        ("supported", "timer, 100rel"),
+        ("session-expires", "1800;refresher=uac"),
+        ("min-se", "90"),
+        ("content-disposition", "session"),
+        ("subject", "on hold"),
+    ]
+    for name, value in [*passed, ("route", "<sip:edge.tele.test;lr>")]:
+        reinvite.add(name, value)
+    reinvite.add("proxy-authorization", 'Digest username="310"')
+    sw.send(reinvite, ANN)
+    [relayed] = sw.requests(BOB, "INVITE")
+    for name, value in passed:
+        assert relayed.get_all(name) == [value], name
+    assert not relayed.get("route") and not relayed.get("proxy-authorization")
+    assert relayed.get("contact") != reinvite.get("contact"), "Ann's Contact leaked to Bob"
+
+
+def test_update_with_a_contact_refreshes_the_remote_target() -> None:
+    # RFC 3311 §5.1: "UPDATE is a target refresh request"; its 2xx's Contact too.
+    sw = InProcessSwitch(CONFIG, registered={"320": BOB})
+    call, invite = _bridged(sw)
+    update = call.request("UPDATE", 3)
+    update.set("contact", "<sip:310@127.0.0.1:7311>")
+    sw.send(update, ANN)
+    [relayed] = sw.requests(BOB, "UPDATE")
+    ok = make_response(relayed, 200)
+    ok.add("contact", "<sip:bob2@127.0.0.1:7320>")
+    sw.send(ok, BOB)
+    assert [m.status for m in sw.finals(ANN)] == [200]
+    sw.send(callee_request(invite, "INFO", 1, BOB, "bob"), BOB)
+    [info] = sw.requests(ANN, "INFO")
+    assert str(info.uri) == "sip:310@127.0.0.1:7311", "UPDATE's Contact ignored"
+    sw.send(call.request("INFO", 4), ANN)
+    [info] = sw.requests(BOB, "INFO")
+    assert str(info.uri) == "sip:bob2@127.0.0.1:7320", "the 2xx to UPDATE's Contact ignored"
+
+
+@pytest.mark.parametrize("from_caller", [True, False])
+def test_relayed_reinvite_2xx_never_acked_ends_the_call_with_bye_on_both_legs(
+    from_caller: bool,
+) -> None:
+    # RFC 3261 §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds
+    # without receiving an ACK, the dialog is confirmed, but the session SHOULD be
+    # terminated. This is accomplished with a BYE."
+    sw = InProcessSwitch(CONFIG, registered={"320": BOB})
+    call, invite = _bridged(sw)
+    sw.take(ANN)
+    if from_caller:
+        sw.send(call.request("INVITE", 3, SDP), ANN)
+        [reinvite] = sw.requests(BOB, "INVITE")
+        answer(sw, reinvite, BOB, "bob")
+        assert sw.requests(BOB, "ACK"), "Bob's 200 is ACKed by the switch at once"
+    else:
+        sw.send(callee_request(invite, "INVITE", 1, BOB, "bob", SDP), BOB)
+        [reinvite] = sw.requests(ANN, "INVITE")
+        answer(sw, reinvite, ANN, call.tag)
+        assert sw.requests(ANN, "ACK")
+    sw.advance(40)  # the phone that re-INVITEd never ACKs our relayed 200
+    for phone in (ANN, BOB):  # one BYE each (and its retransmissions: nobody answers)
+        byes = {bye.cseq.seq for bye in sw.requests(phone, "BYE")}
+        assert len(byes) == 1, f"BYEs to {phone}: {byes}"
+    assert sw.sw.lines.snapshot() == {}, "extensions left busy"
+    assert not sw.sw.active_calls()
