@@ -293,3 +293,113 @@ def test_latin1_display_name_and_local_time_date_are_served(phone: RawPhone) -> 
     )
     answer = phone.send(options)
     assert answer is not None and answer.status == 200, answer
+
+
+# -- RFC 3261 §18.1.1: a request over 1300 bytes goes by TCP ----------------------------
+
+BIG_SDP = (
+    b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    + b"".join(b"a=fmtp:%d mode=%s\r\n" % (i, b"x" * 40) for i in range(60))
+)
+
+
+def read_tcp_message(conn: socket.socket, timeout: float = 3.0) -> bytes | None:
+    """One SIP message framed by Content-Length from a TCP stream, or None."""
+    conn.settimeout(timeout)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65535)
+            if not chunk:
+                return None
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() in (b"content-length", b"l"):
+                length = int(value)
+        while len(rest) < length:
+            chunk = conn.recv(65535)
+            if not chunk:
+                return None
+            rest += chunk
+    except TimeoutError:
+        return None
+    return head + b"\r\n\r\n" + rest[:length]
+
+
+def test_invite_over_1300_bytes_reaches_the_callee_over_tcp(switch: SwitchProcess) -> None:
+    caller = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    callee = RawPhone(switch.host, switch.port, "203", DOMAIN)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        # the callee listens on TCP at its UDP address: where §18.1.1 sends the INVITE
+        listener.bind(("127.0.0.1", callee.port))
+        listener.listen(1)
+        listener.settimeout(5.0)
+        registered = callee.register(PASSWORDS["203"])
+        assert registered is not None and registered.status == 200
+        to = f"<sip:203@{DOMAIN}>"
+        answer = caller.authenticated(
+            "INVITE",
+            f"sip:203@{DOMAIN}",
+            PASSWORDS["201"],
+            ["Content-Type: application/sdp"],
+            to=to,
+            body=BIG_SDP,
+        )
+        assert answer is None, answer  # still ringing: no final answer yet
+        over_udp = [
+            m
+            for m in map(parse_message, callee.receive_all())
+            if isinstance(m, Request) and m.method == "INVITE"
+        ]
+        assert over_udp == [], "a request over 1300 bytes went out over UDP"
+        conn, _ = listener.accept()
+        with conn:
+            data = read_tcp_message(conn)
+            assert data is not None, "no INVITE over TCP"
+            assert len(data) > 1300
+            invite = parse_message(data)
+            assert isinstance(invite, Request) and invite.method == "INVITE"
+            assert invite.top_via.transport == "TCP"
+            assert invite.body == BIG_SDP
+            conn.sendall(serialize(make_response(invite, 486, to_tag="busy203")))
+            finals = [
+                m
+                for m in map(parse_message, caller.receive_all(timeout=2.0))
+                if isinstance(m, Response) and m.status >= 200
+            ]
+            assert finals and {m.status for m in finals} == {486}, finals
+            caller.ack(finals[0])
+    finally:
+        listener.close()
+        caller.close()
+        callee.close()
+
+
+def test_invite_over_1300_bytes_without_tcp_is_answered_513(tmp_path: Path) -> None:
+    udp_only = start_switch(tmp_path / "switch", transports=("udp",))
+    caller = RawPhone(udp_only.host, udp_only.port, "201", DOMAIN)
+    callee = RawPhone(udp_only.host, udp_only.port, "202", DOMAIN)
+    try:
+        registered = callee.register(PASSWORDS["202"])
+        assert registered is not None and registered.status == 200
+        answer = caller.authenticated(
+            "INVITE",
+            f"sip:202@{DOMAIN}",
+            PASSWORDS["201"],
+            ["Content-Type: application/sdp"],
+            to=f"<sip:202@{DOMAIN}>",
+            body=BIG_SDP,
+        )
+        assert answer is not None and answer.status == 513, answer
+        caller.ack(answer)
+        sent = [m for m in map(parse_message, callee.receive_all()) if isinstance(m, Request)]
+        assert sent == [], "a request over 1300 bytes went out over UDP"
+    finally:
+        caller.close()
+        callee.close()
+        udp_only.stop()
