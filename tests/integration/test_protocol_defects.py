@@ -8,6 +8,8 @@ tests/switch/test_protocol_defects.py.
 from __future__ import annotations
 
 import socket
+import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -403,3 +405,99 @@ def test_invite_over_1300_bytes_without_tcp_is_answered_513(tmp_path: Path) -> N
         caller.close()
         callee.close()
         udp_only.stop()
+
+
+# -- RFC 3261 §18.4 / §17.1.4: a TCP connection that fails fails its transactions -----
+
+
+class TcpPhone:
+    """A phone registered over TCP: its REGISTER, and what comes down its connection."""
+
+    def __init__(self, switch: SwitchProcess, user: str) -> None:
+        self.user = user
+        self.conn = socket.create_connection((switch.host, switch.port), timeout=3.0)
+        self.port = int(self.conn.getsockname()[1])
+        self.cseq = 0
+
+    def _register(self, auth: str | None) -> Response:
+        self.cseq += 1
+        lines = [
+            f"REGISTER sip:{DOMAIN} SIP/2.0",
+            f"Via: SIP/2.0/TCP 127.0.0.1:{self.port};branch=z9hG4bKtcp{self.cseq};rport",
+            f"From: <sip:{self.user}@{DOMAIN}>;tag=tcp{self.user}",
+            f"To: <sip:{self.user}@{DOMAIN}>",
+            f"Call-ID: tcp-reg-{self.user}-{self.port}",
+            f"CSeq: {self.cseq} REGISTER",
+            f"Contact: <sip:{self.user}@127.0.0.1:{self.port};transport=tcp>",
+            "Expires: 300",
+            *([f"Authorization: {auth}"] if auth else []),
+            "Content-Length: 0",
+            "",
+            "",
+        ]
+        self.conn.sendall("\r\n".join(lines).encode())
+        while True:
+            data = read_tcp_message(self.conn)
+            assert data is not None, "no answer to REGISTER over TCP"
+            message = parse_message(data)
+            if isinstance(message, Response) and message.status >= 200:
+                return message
+
+    def register(self, password: str) -> Response:
+        first = self._register(None)
+        if first.status != 401:
+            return first
+        auth = answer_challenge(
+            parse_auth(first.get_all("www-authenticate")[0]),
+            method="REGISTER",
+            uri=f"sip:{DOMAIN}",
+            username=self.user,
+            password=password,
+            cnonce="tcpcnonce",
+        )
+        return self._register(auth)
+
+    def reset(self) -> None:
+        """Close with an RST (SO_LINGER 0): the phone crashed or was unplugged."""
+        self.conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.conn.close()
+
+
+def first_final(phone: RawPhone, within: float) -> Response | None:
+    """The first final response to reach `phone` within `within` seconds."""
+    deadline = time.monotonic() + within
+    while (left := deadline - time.monotonic()) > 0:
+        phone.sock.settimeout(left)
+        try:
+            message = parse_message(phone.sock.recv(65535))
+        except TimeoutError:
+            return None
+        if isinstance(message, Response) and message.status >= 200:
+            return message
+    return None
+
+
+def test_callee_whose_tcp_connection_resets_fails_the_call_at_once(switch: SwitchProcess) -> None:
+    # Before, the INVITE transaction over the dead connection waited for Timer B (32 s)
+    # and the caller heard nothing; the reset is a transport error (RFC 3261 §17.1.4).
+    callee = TcpPhone(switch, "204")
+    caller = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    try:
+        assert callee.register(PASSWORDS["204"]).status == 200
+        to = f"<sip:204@{DOMAIN}>"
+        answer = caller.authenticated("INVITE", f"sip:204@{DOMAIN}", PASSWORDS["201"], to=to)
+        assert answer is None, answer  # ringing
+        data = read_tcp_message(callee.conn)
+        assert data is not None, "the INVITE never came down the phone's connection"
+        invite = parse_message(data)
+        assert isinstance(invite, Request) and invite.method == "INVITE"
+        callee.reset()
+        reset_at = time.monotonic()
+        final = first_final(caller, within=5.0)
+        assert final is not None, "the caller heard nothing: the reset failed no transaction"
+        assert time.monotonic() - reset_at < 5.0
+        assert final.status == 480, final  # the callee could not be reached
+        caller.ack(final)
+    finally:
+        caller.close()
+        callee.conn.close()
