@@ -45,6 +45,7 @@ from .transaction.ict import Ict, IctState
 from .transaction.ist import Ist, IstState
 from .transaction.keys import ServerKey, client_tx_id, server_key
 from .transaction.layer import TransactionLayer, Upcall
+from .transaction.nict import Nict
 from .transport import (
     Address,
     Datagram,
@@ -281,7 +282,10 @@ class Endpoint:
             elif type(effect) is TimedOut:
                 self._events.append(TransactionTimedOut(tx.id, tx.method))
             elif type(effect) is TransportError:
-                self._events.append(TransportFailed(tx.id))
+                # A request sent by TCP only for its size (§18.1.1) whose TCP failed
+                # (the peer takes UDP only, say) is too large for that peer: 513.
+                oversized = isinstance(tx, Ict | Nict) and tx.oversized
+                self._events.append(TransportFailed(tx.id, too_large=oversized))
 
     def _pass_up(self, tx: Transaction[Any], message: Message) -> None:
         if not isinstance(message, Response):
@@ -317,6 +321,7 @@ class Endpoint:
         self._now = now
         self._fill_request(request)
         branch = self.ids.branch()
+        oversized = False
         if transport is Transport.UDP and self._too_large_for_udp(request, branch):
             if Transport.TCP not in self._via_prefix:
                 # §18.1.1 says TCP and we have none: the request cannot be sent as it
@@ -328,11 +333,13 @@ class Endpoint:
             # §18.1.1: "the request MUST be sent using ... TCP", to the same address;
             # the Via names the transport it goes by.
             transport = Transport.TCP
+            oversized = True
         # §8.1.1.7: "the client transaction MUST insert a Via header field value ...
         # the branch parameter MUST always begin with the characters "z9hG4bK""
         # RFC 3581 §3: "A client ... MAY include an "rport" parameter".
         request.prepend("via", self._via_prefix[transport] + branch + ";rport")
         tx, upcalls = self.transactions.start_client(request, destination, transport, now)
+        tx.oversized = oversized
         self._upcalls(upcalls)
         return tx.id
 

@@ -501,3 +501,30 @@ def test_callee_whose_tcp_connection_resets_fails_the_call_at_once(switch: Switc
     finally:
         caller.close()
         callee.conn.close()
+
+
+def test_invite_over_1300_bytes_to_a_udp_only_callee_is_answered_513(
+    switch: SwitchProcess,
+) -> None:
+    # §18.1.1 sends it by TCP; the callee listens on UDP only (the connect is refused):
+    # the INVITE is too large for that callee, never squeezed into UDP.
+    caller = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    callee = RawPhone(switch.host, switch.port, "205", DOMAIN)
+    try:
+        registered = callee.register(PASSWORDS["205"])
+        assert registered is not None and registered.status == 200
+        answer = caller.authenticated(
+            "INVITE",
+            f"sip:205@{DOMAIN}",
+            PASSWORDS["201"],
+            ["Content-Type: application/sdp"],
+            to=f"<sip:205@{DOMAIN}>",
+            body=BIG_SDP,
+        )
+        assert answer is not None and answer.status == 513, answer
+        caller.ack(answer)
+        sent = [m for m in map(parse_message, callee.receive_all()) if isinstance(m, Request)]
+        assert sent == [], "a request over 1300 bytes went out over UDP"
+    finally:
+        caller.close()
+        callee.close()

@@ -592,3 +592,15 @@ def test_responses_are_not_switched_to_tcp() -> None:
     net.b.send_response(ok, 0.1)
     [answer] = net.b.outgoing()
     assert answer.transport is Transport.UDP and len(answer.data) > 1300
+
+
+def test_large_request_whose_tcp_fails_is_reported_too_large() -> None:
+    # §18.1.1 sent it by TCP; the peer takes no TCP (the connect failed): 513, not 408
+    net = Net()
+    big = net.a.send_request(big_request("INVITE", 3293), B, Transport.UDP, 0.0)
+    small = net.a.send_request(request("OPTIONS"), B, Transport.TCP, 0.0)
+    net.a.outgoing()
+    net.a.transport_failed(B, Transport.TCP, 0.1)
+    failed = list(iter(net.a.next_event, None))
+    assert TransportFailed(big, too_large=True) in failed
+    assert TransportFailed(small) in failed  # sent by TCP as asked: a plain failure
