@@ -31,7 +31,7 @@ from .ids import IdSource
 from .invite import InviteUsage, build_cancel
 from .message import Message, Request, Response, make_error_response, make_response
 from .parse import parse_message
-from .serialize import serialize
+from .serialize import serialize, wire_size
 from .timers import TimerConfig
 from .transaction.base import (
     PassUp,
@@ -45,6 +45,7 @@ from .transaction.ict import Ict, IctState
 from .transaction.ist import Ist, IstState
 from .transaction.keys import ServerKey, any_method, client_tx_id, server_key
 from .transaction.layer import TransactionLayer, Upcall
+from .transaction.nict import Nict
 from .transport import (
     Address,
     Datagram,
@@ -56,6 +57,11 @@ from .transport import (
 )
 
 _DEFAULT_TIMERS = TimerConfig()
+# RFC 3261 §18.1.1: "If a request is within 200 bytes of the path MTU, or if it is
+# larger than 1300 bytes and the path MTU is unknown, the request MUST be sent using
+# an RFC 2914 congestion controlled transport protocol, such as TCP." We never know
+# the path MTU, so 1300 bytes is the limit for a request over UDP.
+UDP_REQUEST_LIMIT = 1300
 _LIVE_ICT = (IctState.CALLING, IctState.PROCEEDING)
 
 
@@ -291,7 +297,10 @@ class Endpoint:
             elif type(effect) is TimedOut:
                 self._events.append(TransactionTimedOut(tx.id, tx.method))
             elif type(effect) is TransportError:
-                self._events.append(TransportFailed(tx.id))
+                # A request sent by TCP only for its size (§18.1.1) whose TCP failed
+                # (the peer takes UDP only, say) is too large for that peer: 513.
+                oversized = isinstance(tx, Ict | Nict) and tx.oversized
+                self._events.append(TransportFailed(tx.id, too_large=oversized))
 
     def _pass_up(self, tx: Transaction[Any], message: Message) -> None:
         if not isinstance(message, Response):
@@ -325,14 +334,34 @@ class Endpoint:
         if request.method == "ACK":
             raise LocalProtocolError("ACK has no client transaction; use send_ack()")
         self._now = now
+        self._fill_request(request)
+        branch = self.ids.branch()
+        oversized = False
+        if transport is Transport.UDP and self._too_large_for_udp(request, branch):
+            if Transport.TCP not in self._via_prefix:
+                # §18.1.1 says TCP and we have none: the request cannot be sent as it
+                # is. No transaction starts; the TU hears of a transport failure it
+                # answers with 513 Message Too Large (§21.5.14).
+                tx_id = client_tx_id(branch, request.method)
+                self._events.append(TransportFailed(tx_id, too_large=True))
+                return tx_id
+            # §18.1.1: "the request MUST be sent using ... TCP", to the same address;
+            # the Via names the transport it goes by.
+            transport = Transport.TCP
+            oversized = True
         # §8.1.1.7: "the client transaction MUST insert a Via header field value ...
         # the branch parameter MUST always begin with the characters "z9hG4bK""
         # RFC 3581 §3: "A client ... MAY include an "rport" parameter".
-        request.prepend("via", self._via_prefix[transport] + self.ids.branch() + ";rport")
-        self._fill_request(request)
+        request.prepend("via", self._via_prefix[transport] + branch + ";rport")
         tx, upcalls = self.transactions.start_client(request, destination, transport, now)
+        tx.oversized = oversized
         self._upcalls(upcalls)
         return tx.id
+
+    def _too_large_for_udp(self, request: Request, branch: str) -> bool:
+        """§18.1.1: is `request`, with the Via we would push for UDP, over the limit?"""
+        via_line = len(self._via_prefix[Transport.UDP]) + len(branch) + 13  # "Via: ";rport\r\n
+        return wire_size(request) + via_line > UDP_REQUEST_LIMIT
 
     def _fill_request(self, request: Request) -> None:
         # §8.1.1.6: "A UAC MUST insert a Max-Forwards header field into each request
@@ -381,8 +410,17 @@ class Endpoint:
     def send_ack(self, ack: Request, destination: Address, transport: Transport) -> None:
         """Send the ACK for a 2xx statelessly with a fresh branch (§13.2.2.4), and
         remember it so that retransmissions of that 2xx are answered with it."""
-        ack.prepend("via", self._via_prefix[transport] + self.ids.branch() + ";rport")
         self._fill_request(ack)
+        branch = self.ids.branch()
+        if (
+            transport is Transport.UDP
+            and Transport.TCP in self._via_prefix
+            and self._too_large_for_udp(ack, branch)
+        ):
+            # §18.1.1 as for any request; an ACK has no transaction to fail, so with no
+            # TCP it goes over UDP as it is.
+            transport = Transport.TCP
+        ack.prepend("via", self._via_prefix[transport] + branch + ";rport")
         datagram = Datagram(serialize(ack), destination, transport)
         self._out.append(datagram)
         self.invites.remember_ack(ack.call_id, ack.cseq.seq, ack.to.tag, datagram, self._now)

@@ -42,7 +42,12 @@ class TransactionTimedOut(msgspec.Struct, frozen=True, gc=False):
 
 
 class TransportFailed(msgspec.Struct, frozen=True, gc=False):
+    """The transport could not carry the request of client transaction `tx_id`
+    (RFC 3261 §17.1.4). `too_large`: it was never sent, being over the RFC 3261
+    §18.1.1 UDP size limit with no TCP to send it by; the TU answers 513 upstream."""
+
     tx_id: str
+    too_large: bool = False
 
 
 class AckTimedOut(msgspec.Struct, frozen=True, gc=False):

@@ -20,3 +20,23 @@ def serialize(message: Message) -> bytes:
             lines.append(f"{display_name(name)}: {value}\r\n")
     lines.append(f"Content-Length: {len(message.body)}\r\n\r\n")
     return "".join(lines).encode() + message.body
+
+
+def wire_size(message: Message) -> int:
+    """The length in bytes of `serialize(message)`, without building it (the §18.1.1
+    size rule is checked on every request sent)."""
+    if isinstance(message, Request):
+        size = len(message.method) + _utf8_len(str(message.uri)) + 11  # " ", " SIP/2.0\r\n"
+    elif isinstance(message, Response):
+        size = len(str(message.status)) + _utf8_len(message.reason) + 11  # "SIP/2.0 ", " \r\n"
+    else:
+        raise TypeError(f"not a SIP message: {message!r}")
+    for name, value in message.headers:
+        if name != "content-length":
+            size += len(name) + _utf8_len(value) + 4  # ": " and CRLF
+    body = len(message.body)
+    return size + 20 + len(str(body)) + body  # "Content-Length: " CRLF CRLF
+
+
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())

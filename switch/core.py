@@ -204,7 +204,10 @@ class Switch:
         elif isinstance(event, TransactionTimedOut | TransportFailed):
             call = self.calls_by_tx.get(event.tx_id)
             if call is not None:
-                call.on_timeout(event.tx_id, now)
+                # RFC 3261 §18.1.1: a request over 1300 bytes with no TCP to carry it
+                # was never sent; the caller hears 513 Message Too Large (§21.5.14).
+                too_large = isinstance(event, TransportFailed) and event.too_large
+                call.on_timeout(event.tx_id, now, 513 if too_large else 408)
             elif not self.keepalive.on_failed(event.tx_id):
                 self.mwi.on_notify_failed(event.tx_id)
         elif isinstance(event, AckTimedOut):

@@ -208,9 +208,13 @@ class Transaction(Generic[S]):
 
 
 class ClientTransaction(Transaction[S]):
-    """ICT and NICT: keyed by the branch they put in the request (§17.1.3)."""
+    """ICT and NICT: keyed by the branch they put in the request (§17.1.3).
 
-    __slots__ = ()
+    `oversized`: the request went by TCP only because it is too large for UDP (RFC 3261
+    §18.1.1); when TCP then fails, the destination takes no TCP and the request is too
+    large for it."""
+
+    __slots__ = ("oversized",)
 
     def __init__(
         self,
@@ -220,6 +224,7 @@ class ClientTransaction(Transaction[S]):
         transport: Transport,
         config: TimerConfig,
     ) -> None:
+        self.oversized = False
         super().__init__(tx_id, tx_id, request, destination, transport, config)
 
     def send_request(

@@ -600,16 +600,17 @@ class Call:
         self._caller_acked(now)
         self.hang_up(now, from_caller=None)
 
-    def on_timeout(self, tx_id: str, now: float) -> None:
-        """Timer B/F or a transport failure on one of our client transactions."""
+    def on_timeout(self, tx_id: str, now: float, status: int = 408) -> None:
+        """Timer B/F or a transport failure on one of our client transactions, taken as
+        a `status` response: 408, or 513 for a request too large to send."""
         fork = self.forks.get(tx_id)
         if fork is not None:
             if fork.state in (ForkState.TRYING, ForkState.RINGING, ForkState.CANCELLING):
-                self._on_fork_response(fork, _synthetic(fork.invite, 408), now)
+                self._on_fork_response(fork, _synthetic(fork.invite, status), now)
             return
         relay = self.relays.pop(tx_id, None)
         if relay is not None:
-            self._relay_response(relay, _synthetic(relay.sent, 408), now)
+            self._relay_response(relay, _synthetic(relay.sent, status), now)
             if relay.sent.method == "BYE":
                 self.end("bye timed out", now)
 
@@ -650,7 +651,12 @@ def best_failure(statuses: list[int]) -> int:
     # phone's headers (RFC 3261 §16.7 would have us merge them; a B2BUA does not relay
     # them), and 5xx/408/487 say nothing about the callee: those become 480.
     meaningful = [s for s in statuses if 400 <= s < 500 and s not in (401, 407, 408, 487)]
-    return min(meaningful) if meaningful else 480
+    if meaningful:
+        return min(meaningful)
+    # 513: our INVITE was too large to send (RFC 3261 §18.1.1, no TCP); the caller
+    # can shorten it (§21.5.14 "The server was unable to process the request since the
+    # message length exceeded its capabilities").
+    return 513 if 513 in statuses else 480
 
 
 def _synthetic(request: Request, status: int) -> Response:

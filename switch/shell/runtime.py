@@ -53,7 +53,9 @@ class Runtime:
         self.config_path = config_path
         self.config = config
         self.loop = asyncio.get_running_loop()
-        self.transports = TransportSet(self._on_message, self._on_transport_failure)
+        self.transports = TransportSet(
+            self._on_message, self._on_transport_failure, in_use=self._registered_over_tcp
+        )
         self._timer: asyncio.TimerHandle | None = None
         self._timer_deadline: float | None = None
         self.stopped = asyncio.Event()
@@ -180,6 +182,12 @@ class Runtime:
         now = time.time()
         self.endpoint.transport_failed(destination, transport, now)
         self._pump(now)
+
+    def _registered_over_tcp(self) -> set[Address]:
+        """Peers with a live binding over TCP: their connections are never closed as
+        idle (a request to a phone goes down the connection it registered on)."""
+        bindings = self.switch.location.all_bindings(time.time())
+        return {(str(b.source[0]), int(b.source[1])) for b in bindings if b.transport == "TCP"}
 
     def _pump(self, now: float) -> None:
         endpoint = self.endpoint

@@ -8,6 +8,8 @@ tests/switch/test_protocol_defects.py.
 from __future__ import annotations
 
 import socket
+import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -489,3 +491,236 @@ def test_reinvite_200_never_acked_ends_the_call_with_bye_to_both(tmp_path: Path)
         if e.get("event") == "extension.state"
     }
     assert states == {"201": "idle", "202": "idle"}, states
+
+
+# -- RFC 3261 §18.1.1: a request over 1300 bytes goes by TCP ----------------------------
+
+BIG_SDP = (
+    b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    + b"".join(b"a=fmtp:%d mode=%s\r\n" % (i, b"x" * 40) for i in range(60))
+)
+
+
+def read_tcp_message(conn: socket.socket, timeout: float = 3.0) -> bytes | None:
+    """One SIP message framed by Content-Length from a TCP stream, or None."""
+    conn.settimeout(timeout)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65535)
+            if not chunk:
+                return None
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() in (b"content-length", b"l"):
+                length = int(value)
+        while len(rest) < length:
+            chunk = conn.recv(65535)
+            if not chunk:
+                return None
+            rest += chunk
+    except TimeoutError:
+        return None
+    return head + b"\r\n\r\n" + rest[:length]
+
+
+def test_invite_over_1300_bytes_reaches_the_callee_over_tcp(switch: SwitchProcess) -> None:
+    caller = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    callee = RawPhone(switch.host, switch.port, "203", DOMAIN)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        # the callee listens on TCP at its UDP address: where §18.1.1 sends the INVITE
+        listener.bind(("127.0.0.1", callee.port))
+        listener.listen(1)
+        listener.settimeout(5.0)
+        registered = callee.register(PASSWORDS["203"])
+        assert registered is not None and registered.status == 200
+        to = f"<sip:203@{DOMAIN}>"
+        answer = caller.authenticated(
+            "INVITE",
+            f"sip:203@{DOMAIN}",
+            PASSWORDS["201"],
+            ["Content-Type: application/sdp"],
+            to=to,
+            body=BIG_SDP,
+        )
+        assert answer is None, answer  # still ringing: no final answer yet
+        over_udp = [
+            m
+            for m in map(parse_message, callee.receive_all())
+            if isinstance(m, Request) and m.method == "INVITE"
+        ]
+        assert over_udp == [], "a request over 1300 bytes went out over UDP"
+        conn, _ = listener.accept()
+        with conn:
+            data = read_tcp_message(conn)
+            assert data is not None, "no INVITE over TCP"
+            assert len(data) > 1300
+            invite = parse_message(data)
+            assert isinstance(invite, Request) and invite.method == "INVITE"
+            assert invite.top_via.transport == "TCP"
+            assert invite.body == BIG_SDP
+            conn.sendall(serialize(make_response(invite, 486, to_tag="busy203")))
+            finals = [
+                m
+                for m in map(parse_message, caller.receive_all(timeout=2.0))
+                if isinstance(m, Response) and m.status >= 200
+            ]
+            assert finals and {m.status for m in finals} == {486}, finals
+            caller.ack(finals[0])
+    finally:
+        listener.close()
+        caller.close()
+        callee.close()
+
+
+def test_invite_over_1300_bytes_without_tcp_is_answered_513(tmp_path: Path) -> None:
+    udp_only = start_switch(tmp_path / "switch", transports=("udp",))
+    caller = RawPhone(udp_only.host, udp_only.port, "201", DOMAIN)
+    callee = RawPhone(udp_only.host, udp_only.port, "202", DOMAIN)
+    try:
+        registered = callee.register(PASSWORDS["202"])
+        assert registered is not None and registered.status == 200
+        answer = caller.authenticated(
+            "INVITE",
+            f"sip:202@{DOMAIN}",
+            PASSWORDS["201"],
+            ["Content-Type: application/sdp"],
+            to=f"<sip:202@{DOMAIN}>",
+            body=BIG_SDP,
+        )
+        assert answer is not None and answer.status == 513, answer
+        caller.ack(answer)
+        sent = [m for m in map(parse_message, callee.receive_all()) if isinstance(m, Request)]
+        assert sent == [], "a request over 1300 bytes went out over UDP"
+    finally:
+        caller.close()
+        callee.close()
+        udp_only.stop()
+
+
+# -- RFC 3261 §18.4 / §17.1.4: a TCP connection that fails fails its transactions -----
+
+
+class TcpPhone:
+    """A phone registered over TCP: its REGISTER, and what comes down its connection."""
+
+    def __init__(self, switch: SwitchProcess, user: str) -> None:
+        self.user = user
+        self.conn = socket.create_connection((switch.host, switch.port), timeout=3.0)
+        self.port = int(self.conn.getsockname()[1])
+        self.cseq = 0
+
+    def _register(self, auth: str | None) -> Response:
+        self.cseq += 1
+        lines = [
+            f"REGISTER sip:{DOMAIN} SIP/2.0",
+            f"Via: SIP/2.0/TCP 127.0.0.1:{self.port};branch=z9hG4bKtcp{self.cseq};rport",
+            f"From: <sip:{self.user}@{DOMAIN}>;tag=tcp{self.user}",
+            f"To: <sip:{self.user}@{DOMAIN}>",
+            f"Call-ID: tcp-reg-{self.user}-{self.port}",
+            f"CSeq: {self.cseq} REGISTER",
+            f"Contact: <sip:{self.user}@127.0.0.1:{self.port};transport=tcp>",
+            "Expires: 300",
+            *([f"Authorization: {auth}"] if auth else []),
+            "Content-Length: 0",
+            "",
+            "",
+        ]
+        self.conn.sendall("\r\n".join(lines).encode())
+        while True:
+            data = read_tcp_message(self.conn)
+            assert data is not None, "no answer to REGISTER over TCP"
+            message = parse_message(data)
+            if isinstance(message, Response) and message.status >= 200:
+                return message
+
+    def register(self, password: str) -> Response:
+        first = self._register(None)
+        if first.status != 401:
+            return first
+        auth = answer_challenge(
+            parse_auth(first.get_all("www-authenticate")[0]),
+            method="REGISTER",
+            uri=f"sip:{DOMAIN}",
+            username=self.user,
+            password=password,
+            cnonce="tcpcnonce",
+        )
+        return self._register(auth)
+
+    def reset(self) -> None:
+        """Close with an RST (SO_LINGER 0): the phone crashed or was unplugged."""
+        self.conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.conn.close()
+
+
+def first_final(phone: RawPhone, within: float) -> Response | None:
+    """The first final response to reach `phone` within `within` seconds."""
+    deadline = time.monotonic() + within
+    while (left := deadline - time.monotonic()) > 0:
+        phone.sock.settimeout(left)
+        try:
+            message = parse_message(phone.sock.recv(65535))
+        except TimeoutError:
+            return None
+        if isinstance(message, Response) and message.status >= 200:
+            return message
+    return None
+
+
+def test_callee_whose_tcp_connection_resets_fails_the_call_at_once(switch: SwitchProcess) -> None:
+    # Before, the INVITE transaction over the dead connection waited for Timer B (32 s)
+    # and the caller heard nothing; the reset is a transport error (RFC 3261 §17.1.4).
+    callee = TcpPhone(switch, "204")
+    caller = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    try:
+        assert callee.register(PASSWORDS["204"]).status == 200
+        to = f"<sip:204@{DOMAIN}>"
+        answer = caller.authenticated("INVITE", f"sip:204@{DOMAIN}", PASSWORDS["201"], to=to)
+        assert answer is None, answer  # ringing
+        data = read_tcp_message(callee.conn)
+        assert data is not None, "the INVITE never came down the phone's connection"
+        invite = parse_message(data)
+        assert isinstance(invite, Request) and invite.method == "INVITE"
+        callee.reset()
+        reset_at = time.monotonic()
+        final = first_final(caller, within=5.0)
+        assert final is not None, "the caller heard nothing: the reset failed no transaction"
+        assert time.monotonic() - reset_at < 5.0
+        assert final.status == 480, final  # the callee could not be reached
+        caller.ack(final)
+    finally:
+        caller.close()
+        callee.conn.close()
+
+
+def test_invite_over_1300_bytes_to_a_udp_only_callee_is_answered_513(
+    switch: SwitchProcess,
+) -> None:
+    # §18.1.1 sends it by TCP; the callee listens on UDP only (the connect is refused):
+    # the INVITE is too large for that callee, never squeezed into UDP.
+    caller = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    callee = RawPhone(switch.host, switch.port, "205", DOMAIN)
+    try:
+        registered = callee.register(PASSWORDS["205"])
+        assert registered is not None and registered.status == 200
+        answer = caller.authenticated(
+            "INVITE",
+            f"sip:205@{DOMAIN}",
+            PASSWORDS["201"],
+            ["Content-Type: application/sdp"],
+            to=f"<sip:205@{DOMAIN}>",
+            body=BIG_SDP,
+        )
+        assert answer is not None and answer.status == 513, answer
+        caller.ack(answer)
+        sent = [m for m in map(parse_message, callee.receive_all()) if isinstance(m, Request)]
+        assert sent == [], "a request over 1300 bytes went out over UDP"
+    finally:
+        caller.close()
+        callee.close()

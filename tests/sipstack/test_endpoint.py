@@ -603,3 +603,88 @@ def test_cancel_of_rfc2543_non_invite_gets_200() -> None:
     net.b.receive(raw("CANCEL"), A, Transport.UDP, 0.1)
     assert net.b.next_event() is None
     assert _sent_statuses(net.b) == [(200, "CANCEL")]
+
+
+# -- RFC 3261 §18.1.1: a request over 1300 bytes goes by TCP --------------------------
+
+
+def big_request(method: str, size: int) -> Request:
+    """`request(method)` with a body that makes it about `size` bytes on the wire."""
+    req = request(method)
+    req.body = b"v=0\r\n" + b"a=x\r\n" * (size // 5)
+    req.add("content-type", "application/sdp")
+    return req
+
+
+def test_request_over_1300_bytes_goes_over_tcp_with_a_tcp_via() -> None:
+    net = Net()
+    tx_id = net.a.send_request(big_request("INVITE", 3293), B, Transport.UDP, 0.0)
+    [datagram] = net.a.outgoing()
+    assert len(datagram.data) > 1300
+    assert datagram.transport is Transport.TCP and datagram.destination == B
+    sent = parse_message(datagram.data)
+    assert sent.top_via.transport == "TCP" and sent.top_via.branch == tx_id
+    assert net.a.transactions.client[tx_id].transport is Transport.TCP
+    # the answer comes back over TCP and matches the transaction
+    net.b.receive(datagram.data, A, Transport.TCP, 0.0)
+    incoming = net.b.next_event()
+    assert isinstance(incoming, RequestReceived)
+    net.b.send_response(make_response(incoming.request, 486, to_tag="b"), 0.1)
+    for d in net.b.outgoing():
+        assert d.transport is Transport.TCP
+        net.a.receive(d.data, B, Transport.TCP, 0.1)
+    assert statuses(list(iter(net.a.next_event, None))) == [486]
+
+
+def test_request_of_1300_bytes_or_less_stays_on_udp() -> None:
+    net = Net()
+    small = big_request("OPTIONS", 900)
+    net.a.send_request(small, B, Transport.UDP, 0.0)
+    [datagram] = net.a.outgoing()
+    assert len(datagram.data) <= 1300 and datagram.transport is Transport.UDP
+    assert parse_message(datagram.data).top_via.transport == "UDP"
+
+
+def test_size_rule_counts_the_exact_wire_size() -> None:
+    # the limit is the serialized request with our Via, byte for byte
+    for size in range(1180, 1330, 3):
+        net = Net()
+        net.a.send_request(big_request("OPTIONS", size), B, Transport.UDP, 0.0)
+        [datagram] = net.a.outgoing()
+        udp_size = len(datagram.data)  # UDP and TCP Vias are the same length here
+        assert (datagram.transport is Transport.TCP) == (udp_size > 1300), udp_size
+
+
+def test_large_request_without_tcp_fails_as_too_large_and_sends_nothing() -> None:
+    endpoint = Endpoint(local={Transport.UDP: A}, ids=IdSource(5))
+    tx_id = endpoint.send_request(big_request("INVITE", 3293), B, Transport.UDP, 0.0)
+    assert endpoint.outgoing() == []
+    assert endpoint.next_event() == TransportFailed(tx_id, too_large=True)
+    assert tx_id not in endpoint.transactions.client
+
+
+def test_responses_are_not_switched_to_tcp() -> None:
+    # §18.2.2 routes responses; the §18.1.1 size rule is for requests
+    net = Net()
+    net.a.send_request(request("OPTIONS"), B, Transport.UDP, 0.0)
+    [datagram] = net.a.outgoing()
+    net.b.receive(datagram.data, A, Transport.UDP, 0.0)
+    incoming = net.b.next_event()
+    assert isinstance(incoming, RequestReceived)
+    ok = make_response(incoming.request, 200, to_tag="b")
+    ok.body = b"x" * 2000
+    net.b.send_response(ok, 0.1)
+    [answer] = net.b.outgoing()
+    assert answer.transport is Transport.UDP and len(answer.data) > 1300
+
+
+def test_large_request_whose_tcp_fails_is_reported_too_large() -> None:
+    # §18.1.1 sent it by TCP; the peer takes no TCP (the connect failed): 513, not 408
+    net = Net()
+    big = net.a.send_request(big_request("INVITE", 3293), B, Transport.UDP, 0.0)
+    small = net.a.send_request(request("OPTIONS"), B, Transport.TCP, 0.0)
+    net.a.outgoing()
+    net.a.transport_failed(B, Transport.TCP, 0.1)
+    failed = list(iter(net.a.next_event, None))
+    assert TransportFailed(big, too_large=True) in failed
+    assert TransportFailed(small) in failed  # sent by TCP as asked: a plain failure

@@ -333,3 +333,23 @@ def test_relayed_reinvite_2xx_never_acked_ends_the_call_with_bye_on_both_legs(
         assert len(byes) == 1, f"BYEs to {phone}: {byes}"
     assert sw.sw.lines.snapshot() == {}, "extensions left busy"
     assert not sw.sw.active_calls()
+
+
+# RFC 3261 §18.1.1: a request over 1300 bytes must go by TCP; this switch listens on UDP only.
+BIG_SDP = SDP + b"".join(b"a=fmtp:%d mode=%s\r\n" % (i, b"x" * 40) for i in range(60))
+
+
+def test_invite_too_large_for_udp_without_tcp_gets_513_and_is_not_sent() -> None:
+    sw = InProcessSwitch(CONFIG, registered={"320": BOB})
+    sw.dial(ANN, "310", "pw310", "320", offer=BIG_SDP)
+    assert sw.requests(BOB) == [], "a request over 1300 bytes went out over UDP"
+    finals = sw.finals(ANN)
+    assert [f.status for f in finals] == [513], [f"{f.status} {f.reason}" for f in finals]
+    assert sw.sw.lines.snapshot() == {}, "extensions left ringing or busy"
+
+
+def test_invite_within_1300_bytes_still_goes_over_udp() -> None:
+    sw = InProcessSwitch(CONFIG, registered={"320": BOB})
+    sw.dial(ANN, "310", "pw310", "320")
+    [invite] = sw.requests(BOB, "INVITE")
+    assert invite.top_via.transport == "UDP"
