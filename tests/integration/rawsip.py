@@ -7,10 +7,12 @@ out literally, so the switch sees what a phone (or a scanner) would send.
 from __future__ import annotations
 
 import socket
+import time
 import uuid
+from collections.abc import Callable
 
 from sipstack.header_values import parse_auth
-from sipstack.message import Response
+from sipstack.message import Request, Response
 from sipstack.parse import parse_message
 from switch.auth import answer_challenge
 
@@ -73,6 +75,21 @@ class RawPhone:
                 return None
             if isinstance(message, Response) and message.status >= 200:
                 return message
+
+    def next_message(
+        self, within: float, wanted: Callable[[Request | Response], bool]
+    ) -> Request | Response | None:
+        """The first message reaching this phone within `within` seconds that is `wanted`."""
+        deadline = time.monotonic() + within
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                message = parse_message(self.sock.recv(65535))
+            except TimeoutError:
+                return None
+            if wanted(message):
+                return message
+        return None
 
     def register(self, password: str, expires: int = 300) -> Response | None:
         uri = f"sip:{self.domain}"

@@ -14,7 +14,6 @@ from harness import PASSWORDS, start_switch
 from rawsip import RawPhone
 
 from sipstack.message import Request, make_response
-from sipstack.parse import parse_message
 from sipstack.serialize import serialize
 
 pytestmark = pytest.mark.integration
@@ -23,16 +22,8 @@ DOMAIN = "acme.test"
 
 
 def _next_options(phone: RawPhone, within: float) -> Request | None:
-    deadline = time.monotonic() + within
-    while (left := deadline - time.monotonic()) > 0:
-        phone.sock.settimeout(left)
-        try:
-            message = parse_message(phone.sock.recv(65535))
-        except TimeoutError:
-            return None
-        if isinstance(message, Request) and message.method == "OPTIONS":
-            return message
-    return None
+    message = phone.next_message(within, lambda m: isinstance(m, Request) and m.method == "OPTIONS")
+    return message if isinstance(message, Request) else None
 
 
 def test_nated_phone_is_kept_open_then_dropped_when_silent(tmp_path: Path) -> None:
