@@ -23,7 +23,8 @@ class PortPool:
         if port_low > port_high or port_low < 1 or port_high > 65535:
             raise ValueError(f"bad RTP port range {port_low}-{port_high}")
         first = port_low + (port_low & 1)
-        self._ports = list(range(first, port_high + 1, 2))
+        # only even ports whose RTCP companion is inside the range too
+        self._ports = list(range(first, port_high, 2))
         if not self._ports:
             raise ValueError(f"no even port in {port_low}-{port_high}")
         self.high = port_high

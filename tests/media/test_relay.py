@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from switch.media.port_pool import PortPool, PortsExhausted
 from switch.media.relay import RelayedStream, Side
 
 RTP = bytes([0x80, 0]) + bytes(10) + b"payload"
@@ -90,3 +93,25 @@ def test_once_locked_no_other_source_is_forwarded(
         counts = relayed.counts(side)
         sent = sum(1 for s, _ in sequence if s is side)
         assert counts["relayed"] + counts["ignored"] + counts["malformed"] == sent
+
+
+def test_port_pool_hands_out_even_ports_with_their_rtcp_port_inside_the_range() -> None:
+    async def take_all() -> list[int]:
+        pool = PortPool(41001, 41006)  # even ports 41002, 41004 (41006 has no 41007)
+        taken = []
+
+        async def bind(port: int) -> None:
+            return None
+
+        try:
+            while True:
+                port, _ = await pool.take(bind)
+                taken.append(port)
+        except PortsExhausted:
+            pass
+        pool.release(taken[0])
+        again, _ = await pool.take(bind)
+        assert again == taken[0] and pool.in_use == 2
+        return taken
+
+    assert asyncio.run(take_all()) == [41002, 41004]
