@@ -52,12 +52,11 @@ END_TO_END: Mapping[str, str] = {
 # body), Authorization, Proxy-Authorization, Proxy-Authenticate, WWW-Authenticate,
 # Proxy-Require (each hop's credentials and challenges), RSeq/RAck (per dialog), and
 # anything unknown.
-RELAYED: frozenset[str] = frozenset(END_TO_END)
 
 
 def copy_end_to_end(source: Request | Response, target: Request | Response) -> None:
     """Add to `target` every header of `source` that passes to the other leg, in order."""
     redirect = isinstance(source, Response) and 300 <= source.status < 400
     for name, value in source.headers:
-        if name in RELAYED or (redirect and name == "contact"):
+        if name in END_TO_END or (redirect and name == "contact"):
             target.add(name, value)

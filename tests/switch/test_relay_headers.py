@@ -6,7 +6,7 @@ import pytest
 
 from sipstack.message import Request, Response, make_response
 from sipstack.uri import parse_uri
-from switch.calls.relay_headers import RELAYED, copy_end_to_end
+from switch.calls.relay_headers import END_TO_END, copy_end_to_end
 
 HOP_OR_DIALOG = [
     "via",
@@ -44,7 +44,7 @@ def _request() -> Request:
 
 @pytest.mark.parametrize("name", HOP_OR_DIALOG)
 def test_hop_and_dialog_headers_are_never_relayed(name: str) -> None:
-    assert name not in RELAYED
+    assert name not in END_TO_END
 
 
 def test_only_a_redirect_passes_its_contact() -> None:
