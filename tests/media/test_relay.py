@@ -72,23 +72,24 @@ addresses = st.tuples(st.sampled_from(["127.0.0.1", "127.0.0.5", "127.0.0.6"]), 
 packets = st.lists(st.tuples(st.sampled_from(list(Side)), addresses), max_size=40)
 
 
+Sequence = list[tuple[Side, tuple[str, int]]]
+
+
 @given(packets)
-def test_once_locked_no_other_source_is_forwarded(
-    sequence: list[tuple[Side, tuple[str, int]]],
-) -> None:
+def test_once_locked_no_other_source_is_relayed(sequence: Sequence) -> None:
+    # both parties signal from 127.0.0.1: the first packet from there locks each one
     relayed = RelayedStream(CALLER_SIP_IP, CALLER_SIP_IP)
     locked: dict[Side, tuple[str, int]] = {}
-    for side, (host, port) in sequence:
-        source = (host, port)
-        out = relayed.packet_from(side, source, RTP, 1.0)
-        if side in locked and source != locked[side]:
-            assert out is None
-        if out is not None or relayed.destination(side) == source:
-            if host == CALLER_SIP_IP:
-                locked.setdefault(side, source)
-        # what is forwarded goes where the other party is known to be
-        if out is not None:
-            assert out == relayed.destination(side.other)
+    for side, source in sequence:
+        before = relayed.counts(side)["relayed"]
+        relayed.packet_from(side, source, RTP, 1.0)
+        accepted = relayed.counts(side)["relayed"] == before + 1
+        if side in locked:
+            assert accepted == (source == locked[side]), (side, source, locked)
+        elif source[0] == CALLER_SIP_IP:
+            assert accepted
+            locked[side] = source
+            assert relayed.destination(side) == source
     for side in Side:
         counts = relayed.counts(side)
         sent = sum(1 for s, _ in sequence if s is side)
