@@ -273,7 +273,7 @@ class Switch:
                 self.replies.reply(request, 481, now)
             return
         # The caller's dialog, early or confirmed, is keyed by the tag we gave it.
-        from_caller = (request.call_id, tag) == (call.call_id, call.a.local_tag)
+        from_caller = request.call_id == call.call_id and call.a.has_dialog_tag(tag)
         call.on_request(request, event.tx_id, from_caller, now)
 
     def _on_options(self, event: RequestReceived, now: float) -> None:

@@ -160,6 +160,9 @@ class Call:
     def ring(self, fork: OutboundLeg, now: float) -> None:
         """Send one more fork (a contact of a callee) and track it."""
         (dest, transport) = fork.peer
+        # the first fork answers on the tag the caller's leg was made with; later forks
+        # (other contacts, other members, later hunt steps) each on a new one
+        fork.caller_tag = self.host.ids.tag() if self.forks else self.a.local_tag
         fork.tx_id = self.host.sip.send_request(fork.invite, dest, transport, now)
         self.forks[fork.tx_id] = fork
         self.host.index_tx(fork.tx_id, self)
@@ -201,7 +204,7 @@ class Call:
             if fork.state is ForkState.TRYING:
                 fork.state = ForkState.RINGING
             if self.phase is CallPhase.ALERTING and fork.state is ForkState.RINGING:
-                self._send_to_caller(status, response.reason, response, now)
+                self._send_to_caller(status, response.reason, response, now, tag=fork.caller_tag)
             return
         if status < 300:
             self._on_fork_answered(fork, response, now)
@@ -251,7 +254,7 @@ class Call:
         self.cancel_forks(now, COMPLETED_ELSEWHERE, keep=fork)
         if fork.callee is not None:
             self.host.lines.connect(fork.callee, self.call_id)
-        self._answer_caller(response, now)
+        self._answer_caller(fork, response, now)
         self.log.info("call.answered", callee=_ext(fork.callee))
 
     def _ack_and_bye(
@@ -276,10 +279,16 @@ class Call:
 
     # -- towards the caller -----------------------------------------------------------
     def _send_to_caller(
-        self, status: int, reason: str, source: Response | None, now: float
+        self,
+        status: int,
+        reason: str,
+        source: Response | None,
+        now: float,
+        tag: str | None = None,
     ) -> None:
         a = self.a
-        response = make_response(a.invite, status, reason, to_tag=a.local_tag)
+        tag = tag or a.local_tag
+        response = make_response(a.invite, status, reason, to_tag=tag)
         if status > 100:
             response.add("contact", self.host.contact_for(a.peer[1]))
         if 200 <= status < 300:
@@ -290,15 +299,18 @@ class Call:
         if status >= 200:
             a.final_sent = True
             self.final_status = status
-        elif not a.early and status > 100:
-            # The tagged provisional creates the caller's early dialog (§12.1): a BYE on
-            # it must find this call.
-            a.early = True
-            self.host.index_dialog((self.call_id, a.local_tag), self)
+        elif tag not in a.early_tags and status > 100:
+            # The tagged provisional creates one of the caller's early dialogs (§12.1): a
+            # BYE on it must find this call.
+            a.early_tags.add(tag)
+            self.host.index_dialog((self.call_id, tag), self)
         self.host.sip.send_response(response, now)
 
-    def _answer_caller(self, response: Response, now: float) -> None:
+    def _answer_caller(self, fork: OutboundLeg, response: Response, now: float) -> None:
+        """The winning fork's 2xx confirms the caller's early dialog of that fork (§13.2.2.4:
+        the other early dialogs end with it)."""
         a = self.a
+        a.local_tag = fork.caller_tag
         a.dialog = Dialog.as_uas(a.invite, a.local_tag, self.host.contact_for(a.peer[1]))
         self.host.index_dialog(a.dialog.key, self)
         self._send_to_caller(200, "OK", response, now)
@@ -395,6 +407,11 @@ class Call:
         self, request: Request, tx_id: str | None, from_caller: bool, now: float
     ) -> None:
         mine = self.a.dialog if from_caller else (self.b.dialog if self.b else None)
+        if from_caller and mine is not None and request.to.tag != self.a.local_tag:
+            # an early dialog of a fork that lost: it ended with the winner's 2xx
+            if request.method != "ACK":
+                self._answer(request, 481, "Call/Transaction Does Not Exist", now)
+            return
         if mine is None:
             if from_caller and request.method != "ACK":
                 assert tx_id is not None

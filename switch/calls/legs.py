@@ -30,7 +30,16 @@ class ForkState(enum.Enum):
 
 
 class InboundLeg:
-    __slots__ = ("invite", "tx_id", "peer", "local_tag", "dialog", "caller", "final_sent", "early")
+    __slots__ = (
+        "invite",
+        "tx_id",
+        "peer",
+        "local_tag",
+        "dialog",
+        "caller",
+        "final_sent",
+        "early_tags",
+    )
 
     def __init__(
         self, invite: Request, tx_id: str, peer: Peer, local_tag: str, caller: ExtensionKey | None
@@ -42,7 +51,13 @@ class InboundLeg:
         self.dialog: Dialog | None = None
         self.caller = caller
         self.final_sent = False
-        self.early = False  # a tagged provisional was sent: the early dialog exists
+        # the to-tags of the early dialogs our tagged provisionals made (one per fork that
+        # sent one); the 2xx confirms one of them and `local_tag` becomes that tag
+        self.early_tags: set[str] = set()
+
+    def has_dialog_tag(self, tag: str | None) -> bool:
+        """Is `tag` the to-tag of this leg's dialog, confirmed or early?"""
+        return tag == self.local_tag or tag in self.early_tags
 
 
 class OutboundLeg:
@@ -55,6 +70,7 @@ class OutboundLeg:
         "state",
         "last_status",
         "started_at",
+        "caller_tag",
     )
 
     def __init__(
@@ -68,3 +84,7 @@ class OutboundLeg:
         self.dialog: Dialog | None = None
         self.state = ForkState.TRYING
         self.last_status = 0
+        # RFC 3261 §12.1: each fork's provisionals and 2xx reach the caller on an early
+        # dialog of their own (the to-tag a forking proxy would pass on), so each fork's
+        # early answer is a separate offer/answer exchange (§13.2.1). `Call.ring` sets it.
+        self.caller_tag = ""

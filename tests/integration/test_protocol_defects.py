@@ -700,3 +700,59 @@ def test_invite_over_1300_bytes_to_a_udp_only_callee_is_answered_513(
     # §18.1.1 sends it by TCP; the callee listens on UDP only (the connect is refused):
     # the INVITE is too large for that callee, never squeezed into UDP.
     _big_invite_is_answered_513(switch, "205")
+
+
+def test_forked_early_answers_reach_the_caller_on_an_early_dialog_each(
+    switch: SwitchProcess,
+) -> None:
+    # Two phones of 202 answer 183 with SDP; the second then answers. RFC 3261 §13.2.1:
+    # one early answer per early dialog, and the 2xx on the dialog of its own 183.
+    caller = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    desk = RawPhone(switch.host, switch.port, "202", DOMAIN)
+    soft = RawPhone(switch.host, switch.port, "202", DOMAIN)
+    phones = (desk, soft)
+    try:
+        for phone in phones:
+            registered = phone.register(PASSWORDS["202"])
+            assert registered is not None and registered.status == 200
+        to = f"<sip:202@{DOMAIN}>"
+        answer = caller.authenticated("INVITE", f"sip:202@{DOMAIN}", PASSWORDS["201"], to=to)
+        assert answer is None, answer
+        invites: list[Request] = []
+        for phone in phones:
+            invite = phone.next_message(
+                3.0, lambda m: isinstance(m, Request) and m.method == "INVITE"
+            )
+            assert isinstance(invite, Request), "a contact of 202 was not rung"
+            invites.append(invite)
+        for phone, invite, codec in ((desk, invites[0], 0), (soft, invites[1], 8)):
+            sdp = (
+                f"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                f"m=audio {phone.port + 2} RTP/AVP {codec}\r\n"
+            ).encode()
+            for status in (183, 200) if phone is soft else (183,):
+                response = make_response(invite, status, to_tag=f"tag{phone.port}")
+                response.add("contact", f"<sip:202@127.0.0.1:{phone.port}>")
+                response.add("content-type", "application/sdp")
+                response.body = sdp
+                phone.sock.sendto(serialize(response), caller.target)
+                time.sleep(0.1)  # the 183s first, in this order
+        got = []
+        while len(got) < 3:
+            message = caller.next_message(
+                3.0, lambda m: isinstance(m, Response) and m.status in (183, 200)
+            )
+            assert isinstance(message, Response), f"only {[m.status for m in got]}"
+            got.append(message)
+        assert [m.status for m in got] == [183, 183, 200]
+        desk_tag, soft_tag, final_tag = (m.to.tag for m in got)
+        assert desk_tag != soft_tag, "two forks' early answers on one early dialog"
+        assert final_tag == soft_tag, "the 2xx is not on the dialog of the winner's 183"
+        bye = caller.request("BYE", f"sip:202@{DOMAIN}", to=got[2].get("to"))
+        caller.sock.sendto(bye, caller.target)
+        assert soft.next_message(3.0, lambda m: isinstance(m, Request) and m.method == "BYE"), (
+            "the winner never got the caller's BYE"
+        )
+    finally:
+        for phone in (caller, *phones):
+            phone.close()

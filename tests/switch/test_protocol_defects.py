@@ -353,3 +353,50 @@ def test_invite_within_1300_bytes_still_goes_over_udp() -> None:
     sw.dial(ANN, "310", "pw310", "320")
     [invite] = sw.requests(BOB, "INVITE")
     assert invite.top_via.transport == "UDP"
+
+
+def _sdp(host: str, port: int, codec: int) -> bytes:
+    return (
+        f"v=0\r\no=- 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\n"
+        f"m=audio {port} RTP/AVP {codec}\r\n"
+    ).encode()
+
+
+def test_forked_early_answers_reach_the_caller_on_an_early_dialog_each() -> None:
+    # RFC 3261 §13.2.1 / §12.1: each fork's 183 is an early dialog of its own; the 2xx of
+    # the winner confirms the dialog on which its early answer came. Before, both forks'
+    # SDP went out on one To tag and the 2xx of the second followed on it.
+    bob_desk, bob_soft = BOB, ("127.0.0.1", 7321)
+    sw = InProcessSwitch(CONFIG)
+    sw.register("320", bob_desk)
+    sw.register("320", bob_soft)
+    sw.dial(ANN, "310", "pw310", "320")
+    desk_invite = sw.requests(bob_desk, "INVITE")[0]
+    soft_invite = sw.requests(bob_soft, "INVITE")[0]
+    for invite, phone, tag, codec in (
+        (desk_invite, bob_desk, "desk", 0),
+        (soft_invite, bob_soft, "soft", 8),
+    ):
+        early = make_response(invite, 183, to_tag=tag)
+        early.add("contact", f"<sip:{tag}@{phone[0]}:{phone[1]}>")
+        early.add("content-type", "application/sdp")
+        early.body = _sdp("127.0.0.1", phone[1] + 1000, codec)
+        sw.send(early, phone)
+    ok = make_response(soft_invite, 200, to_tag="soft")
+    ok.add("contact", f"<sip:soft@{bob_soft[0]}:{bob_soft[1]}>")
+    ok.add("content-type", "application/sdp")
+    ok.body = _sdp("127.0.0.1", bob_soft[1] + 1000, 8)
+    sw.send(ok, bob_soft)
+    got = [m for m in sw.take(ANN) if isinstance(m, Response) and m.status in (183, 200)]
+    assert [m.status for m in got] == [183, 183, 200]
+    desk_tag, soft_tag, answer_tag = (m.to.tag for m in got)
+    assert desk_tag != soft_tag, "two forks' early answers on one early dialog"
+    assert answer_tag == soft_tag, "the 2xx is not on the winner's early dialog"
+    assert got[1].body == got[2].body  # the winner's early answer is its answer
+    # the caller's dialog is the winner's: a BYE on it ends the call at the soft phone
+    call = DialledCall(sw, ANN, "310", "320", got[2].call_id)
+    call.tag = got[2].from_.tag or ""
+    call.answer = got[2]
+    call.ack()
+    call.bye()
+    assert [m.method for m in sw.requests(bob_soft)] == ["ACK", "BYE"]
