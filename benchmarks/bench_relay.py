@@ -97,7 +97,7 @@ async def _run(calls: int, seconds: float, ptime: float) -> None:
     relay = EmbeddedRelay(HOST, pool)
     ports = []
     for n in range(calls):
-        relayed = await relay.open(f"bench-{n}", HOST, HOST)
+        relayed = relay.open(f"bench-{n}")
         relayed.described(Side.CALLER, ("127.0.0.77", 40000))
         relayed.described(Side.CALLEE, ("127.0.0.78", 40002))
         ports.append((relayed.port_for(Side.CALLER), relayed.port_for(Side.CALLEE)))

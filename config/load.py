@@ -358,6 +358,7 @@ class _Checker:
         self._check_customer_groups()
         self._check_trunk_sources()
         self._check_trunk_transports()
+        self._check_media()
         for index, customer in enumerate(self._config.customers):
             _CustomerChecker(self, customer, ("customers", index)).run()
         return self._problems
@@ -455,6 +456,15 @@ class _Checker:
                 problem = _trunk_transport_problem(t.uri)
                 if problem is not None:
                     self.add(("customers", i, "trunks", j, "uri"), f"trunk {t.name}: {problem}")
+
+
+    def _check_media(self) -> None:
+        media = self._config.server.media
+        if media.relay == "rtpengine" and media.rtpengine is None:
+            self.add(
+                ("server", "media", "relay"),
+                "relay: rtpengine needs server.media.rtpengine (udp:HOST:PORT)",
+            )
 
 
 def _trunk_transport_problem(uri: str) -> str | None:

@@ -60,6 +60,7 @@ SIP_URI_PATTERN = (
     r"^sips?:([^@;?\s]+@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(;[^\s]*)?$"
 )
 PORT_RANGE_PATTERN = r"^[0-9]{1,5}-[0-9]{1,5}$"
+RTPENGINE_PATTERN = r"^udp:[^ ]+:[0-9]{1,5}$"
 
 PATTERN_HELP: dict[str, str] = {
     NUMBER_PATTERN: "a number of digits only (quoted)",
@@ -69,6 +70,7 @@ PATTERN_HELP: dict[str, str] = {
     DOMAIN_PATTERN: "a DNS domain name",
     SIP_URI_PATTERN: "a SIP URI such as sip:192.0.2.1:5060",
     PORT_RANGE_PATTERN: "a port range LOW-HIGH such as 10000-20000",
+    RTPENGINE_PATTERN: "rtpengine's ng address, udp:HOST:PORT",
 }
 """What each pattern means, for error messages (msgspec only reports the regex)."""
 
@@ -240,6 +242,17 @@ class NatSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     0 turns keep-alives off. Three unanswered in a row remove the binding."""
 
 
+class MediaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    relay: Literal["embedded", "rtpengine", "off"] = "embedded"
+    """Who carries the RTP of calls between two parties: the switch itself (`embedded`),
+    an rtpengine daemon at `rtpengine` (`rtpengine`), or nobody (`off`: the parties'
+    own SDP passes end to end, for a single LAN without NAT)."""
+    rtpengine: Annotated[str, Meta(pattern=RTPENGINE_PATTERN)] | None = None
+    """rtpengine's ng control socket, `udp:HOST:PORT`; needed with `relay: rtpengine`."""
+    timeout_seconds: Annotated[int, Meta(ge=0)] = 60
+    """A party whose RTP stops this long while not on hold ends the call; 0: never."""
+
+
 class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     listen: Annotated[tuple[Listen, ...], Meta(min_length=1)]
     state_dir: Annotated[str, Meta(min_length=1)] = "./var"
@@ -254,6 +267,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     rtp_ports: Annotated[str, Meta(pattern=PORT_RANGE_PATTERN)] = "10000-20000"
     nat: NatSettings = msgspec.field(default_factory=NatSettings)
+    media: MediaSettings = msgspec.field(default_factory=MediaSettings)
 
 
 # --- features -------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ from .features.mwi import MessageWaiting
 from .features.pickup import Pickups
 from .features.voicemail import MailboxIndex, VoicemailService
 from .gate import Gatekeeper, Replier
-from .ports import DirectoryRef, MailboxFiles, MediaPort
+from .ports import DirectoryRef, MailboxFiles, MediaPort, MediaRelay
 from .registration.keepalive import NatKeepalive
 from .registration.location import LocationStore
 from .registration.registrar import RegistrarPolicy
@@ -89,11 +89,13 @@ class Switch:
         mailbox_files: MailboxFiles,
         mailbox_index: MailboxIndex,
         media: MediaPort | None = None,
+        relay: MediaRelay | None = None,
         invite_401_user_agents: tuple[str, ...] = (),
         keepalive_seconds: float = 0.0,
     ) -> None:
         self.sip = endpoint
         self.ids = ids
+        self.relay = relay  # None: SDP passes end to end (server.media.relay: off)
         self.location = location
         self.state_store = state_store
         self._contacts = contacts

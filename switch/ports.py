@@ -13,9 +13,9 @@ Implemented by:
 - `Timers`: `switch.timers.TimerHeap`;
 - `Registrations`: the location store (`switch.registration.location`);
 - `Contacts`: `switch.core.Switch` (the Contact of each transport);
-- `MediaPort`, `MailboxFiles`: the shell (`switch.shell.media_adapter`,
-  `switch.shell.mailbox_files`), which runs every callback inside the SIP pump with
-  the time of that pump;
+- `MediaPort`, `MediaRelay`, `MailboxFiles`: the shell (`switch.shell.media_adapter`,
+  `switch.shell.relay_sockets` or `switch.shell.rtpengine`, `switch.shell.mailbox_files`),
+  which runs every callback inside the SIP pump with the time of that pump;
 - `MailboxCounts`: `switch.features.voicemail.MailboxIndex`;
 - `MailboxWatch`: `switch.features.mwi.MessageWaiting`.
 """
@@ -24,13 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sipstack.events import RequestReceived
 from sipstack.message import Request, Response
 from sipstack.transport import Address, Transport
 
 from .directory import Directory
+from .media.relay import Side
 from .media.voicemail import Mailbox, Message
 from .registration.location import Binding
 from .timers import Timer
@@ -140,6 +141,45 @@ MediaOpened = Callable[[MediaSessionPort | None, bytes, int, float], None]
 
 class MediaPort(Protocol):
     def open(self, call_id: str, offer: bytes | None, opened: MediaOpened) -> None: ...
+
+
+class RelayParty(NamedTuple):
+    """One party of a relayed call, as the relay must know it.
+
+    `tag` names the party's dialog towards the switch (the caller's From tag; a fork's
+    to-tag towards the caller), `other_tag` the other party's once known: rtpengine keys
+    its call legs by them (its ng protocol's from-tag/to-tag). `signalling` is where the
+    party's SIP comes from, which its RTP is expected from too (latching)."""
+
+    side: Side
+    tag: str
+    other_tag: str | None
+    signalling: Address
+
+
+# anchored(sdp, status, now): status 200 with the SDP for the other party, or the failure:
+# 488 for SDP the relay cannot carry, 503 for a relay that failed or did not answer
+Anchored = Callable[[bytes, int, float], None]
+
+
+class MediaRelay(Protocol):
+    """The media relay a call's SDP passes through (`server.media.relay`); every result
+    comes back inside the pump, in the order asked for each call."""
+
+    def anchor(
+        self,
+        call_id: str,
+        party: RelayParty,
+        sdp: bytes,
+        offer: bool,
+        done: Anchored,
+        now: float,
+    ) -> None:
+        """`party` sent `sdp` (an offer, or else an answer): `done` gets the SDP to send
+        the other party, at once (`now`) or later from the pump."""
+
+    def release(self, call_id: str) -> None:
+        """The call is over: its ports are free again."""
 
 
 # -- mailboxes ------------------------------------------------------------------------

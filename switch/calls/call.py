@@ -16,6 +16,7 @@ about who should ring, only how SIP moves between the legs:
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Protocol
 
 import structlog
@@ -26,10 +27,13 @@ from sipstack.ids import IdSource
 from sipstack.message import REASON_PHRASES, Request, Response, make_response
 from sipstack.transport import Address, Transport
 
+from ..media.relay import Side
 from ..media.sdp import SdpError
+from ..ports import MediaRelay, RelayParty
 from ..timers import Timer
 from .legs import ForkState, InboundLeg, OutboundLeg
 from .line_state import ExtensionKey, ExtensionStates
+from .media_path import MediaPath
 from .relay_headers import copy_end_to_end
 from .ring_step import RingStep
 
@@ -70,6 +74,8 @@ class CallHost(Protocol):
     def ids(self) -> IdSource: ...
     @property
     def lines(self) -> ExtensionStates: ...
+    @property
+    def relay(self) -> MediaRelay | None: ...
 
     def contact_for(self, transport: Transport) -> str: ...
     def index_tx(self, tx_id: str, call: Call) -> None: ...
@@ -84,6 +90,11 @@ class LocalApp(Protocol):
     def renegotiate(self, offer: bytes) -> bytes: ...
     def offer(self) -> bytes: ...
     def apply_answer(self, answer: bytes) -> None: ...
+
+
+# passed(body, content_type, status, now): a message's body on its way to the other party,
+# after the media relay (status 200), or b"" and the status the relay failed with
+Passed = Callable[[bytes, str | None, int, float], None]
 
 
 class Relay:
@@ -123,6 +134,9 @@ class Call:
         "tx_ids",
         "dialog_keys",
         "awaiting_answer",
+        "media",
+        "offer_to_callees",
+        "early_answer_by",
     )
 
     def __init__(self, host: CallHost, a: InboundLeg, now: float) -> None:
@@ -151,18 +165,40 @@ class Call:
         self.step: RingStep | None = None  # what is ringing now (ringing.py, hunt groups)
         self.app: LocalApp | None = None  # the switch itself answers (voicemail, features)
         self.awaiting_answer = False  # our 200 to the caller carried an offer
+        # every SDP between the parties passes here (through the media relay, if any)
+        self.media = MediaPath(host.relay, a.invite.call_id)
+        # the caller's offer as every fork gets it: the relay's, once anchored
+        self.offer_to_callees = a.invite.body
+        self.early_answer_by: OutboundLeg | None = None  # the fork answering on a.local_tag
 
     @property
     def call_id(self) -> str:
         return self.a.invite.call_id
 
     # -- ringing --------------------------------------------------------------------
+    def anchor_offer(self, then: Callable[[float], None], now: float) -> None:
+        """Put the caller's offer through the media relay before any phone rings: every
+        fork, trunk and later hunt step is offered the relay's SDP. A relay that cannot
+        carry it refuses the call (488 for the SDP, 503 for a relay that is down)."""
+        sdp = _sdp_of(self.a.invite)
+        if not sdp or not self.media.relayed:
+            then(now)
+            return
+
+        def anchored(body: bytes, status: int, at: float) -> None:
+            if self.phase is not CallPhase.ROUTING:
+                return  # the caller gave up meanwhile
+            if status != 200:
+                self.reject(status, at, _media_failure(status))
+                return
+            self.offer_to_callees = body
+            then(at)
+
+        self.media.carry(self._party(True), sdp, True, anchored, now)
+
     def ring(self, fork: OutboundLeg, now: float) -> None:
         """Send one more fork (a contact of a callee) and track it."""
         (dest, transport) = fork.peer
-        # the first fork answers on the tag the caller's leg was made with; later forks
-        # (other contacts, other members, later hunt steps) each on a new one
-        fork.caller_tag = self.host.ids.tag() if self.forks else self.a.local_tag
         fork.tx_id = self.host.sip.send_request(fork.invite, dest, transport, now)
         self.forks[fork.tx_id] = fork
         self.host.index_tx(fork.tx_id, self)
@@ -204,7 +240,7 @@ class Call:
             if fork.state is ForkState.TRYING:
                 fork.state = ForkState.RINGING
             if self.phase is CallPhase.ALERTING and fork.state is ForkState.RINGING:
-                self._send_to_caller(status, response.reason, response, now, tag=fork.caller_tag)
+                self._provisional_to_caller(fork, response, now)
             return
         if status < 300:
             self._on_fork_answered(fork, response, now)
@@ -229,6 +265,39 @@ class Call:
             step = self.step
             if step is None or not step.all_failed(statuses, now):
                 self.reject(best_failure(statuses), now)
+
+    def _provisional_to_caller(self, fork: OutboundLeg, response: Response, now: float) -> None:
+        """A fork's 18x to the caller on that fork's early dialog; its early media SDP
+        through the relay (one that cannot be carried is left out, the 18x still goes)."""
+        status, reason = response.status, response.reason
+        tag = self._caller_tag(fork, answering=bool(response.body))
+
+        def send(body: bytes, content_type: str | None, _status: int, at: float) -> None:
+            if self.phase is CallPhase.ALERTING and fork.state is ForkState.RINGING:
+                self._send_to_caller(status, reason, at, tag, body, content_type)
+
+        offer = not self.offer_to_callees
+        self._through(self._fork_party(fork, response), response, offer, send, now)
+
+    def _caller_tag(self, fork: OutboundLeg, *, answering: bool) -> str:
+        """The To tag the caller sees `fork`'s responses with.
+
+        Ringing without SDP from every fork shares the caller's one dialog (the tag the
+        caller's leg was made with), as one phone ringing would. An answer (a 18x with
+        early media, or the 2xx) must stay the one answer of its dialog (RFC 3261
+        §13.2.1: a provisional may carry only "that same exact answer"): the first fork
+        that answers takes the shared dialog, any later one an early dialog of its own
+        (§12.1, as behind a forking proxy), and keeps it for its 2xx."""
+        if fork.caller_tag:
+            return fork.caller_tag
+        if not answering:
+            return self.a.local_tag
+        if self.early_answer_by is None:
+            self.early_answer_by = fork
+            fork.caller_tag = self.a.local_tag
+        else:
+            fork.caller_tag = self.host.ids.tag()
+        return fork.caller_tag
 
     def _on_fork_answered(self, fork: OutboundLeg, response: Response, now: float) -> None:
         if fork is self.b and fork.dialog is not None and response.to.tag == fork.dialog.remote_tag:
@@ -282,9 +351,10 @@ class Call:
         self,
         status: int,
         reason: str,
-        source: Response | None,
         now: float,
         tag: str | None = None,
+        body: bytes = b"",
+        content_type: str | None = None,
     ) -> None:
         a = self.a
         tag = tag or a.local_tag
@@ -293,9 +363,9 @@ class Call:
             response.add("contact", self.host.contact_for(a.peer[1]))
         if 200 <= status < 300:
             response.add("allow", ALLOW)  # RFC 3261 §13.3.1.4: the 2xx SHOULD list them
-        if source is not None and source.body:
-            response.add("content-type", source.get("content-type") or "application/sdp")
-            response.body = source.body
+        if body:
+            response.add("content-type", content_type or "application/sdp")
+            response.body = body
         if status >= 200:
             a.final_sent = True
             self.final_status = status
@@ -310,10 +380,33 @@ class Call:
         """The winning fork's 2xx confirms the caller's early dialog of that fork (§13.2.2.4:
         the other early dialogs end with it)."""
         a = self.a
-        a.local_tag = fork.caller_tag
+        a.local_tag = self._caller_tag(fork, answering=True)
         a.dialog = Dialog.as_uas(a.invite, a.local_tag, self.host.contact_for(a.peer[1]))
         self.host.index_dialog(a.dialog.key, self)
-        self._send_to_caller(200, "OK", response, now)
+
+        def send(body: bytes, content_type: str | None, status: int, at: float) -> None:
+            if self.phase is not CallPhase.ANSWERED or self.a.final_sent:
+                return
+            if status == 200:
+                self._send_to_caller(200, "OK", at, None, body, content_type)
+                return
+            # the relay cannot carry the answer: the caller is refused, the callee
+            # (answered already) gets its ACK and a BYE
+            self.log.warning("call.media_failed", status=status)
+            self._send_to_caller(status, _media_failure(status), at)
+            self._abandon_callee(fork, at)
+
+        offer = not self.offer_to_callees
+        self._through(self._fork_party(fork, response), response, offer, send, now)
+
+    def _abandon_callee(self, fork: OutboundLeg, now: float) -> None:
+        dialog = fork.dialog
+        if dialog is not None:
+            if self.pending_ack is not None and not self.pending_ack[0]:
+                self.pending_ack = None
+                self._send_ack(fork, dialog, fork.invite.cseq.seq, b"", None)
+            self._send_bye(fork, now)
+        self.end(f"rejected {self.final_status}", now)
 
     def answer_locally(
         self, body: bytes, content_type: str | None, now: float, app: LocalApp | None = None
@@ -323,6 +416,8 @@ class Call:
         self.phase = CallPhase.ANSWERED
         self.answered_at = now
         self.app = app
+        if app is not None:
+            self.media.release()  # the switch's own media: the relay's ports are not used
         # our 200 carries an offer when the INVITE had none: the ACK brings the answer
         self.awaiting_answer = app is not None and not self.a.invite.body
         self._answer_inbound(self.a, body, content_type, now)
@@ -338,8 +433,25 @@ class Call:
         self.b = picker
         if picker.caller is not None:
             self.host.lines.connect(picker.caller, self.call_id)
-        self.answer_locally(to_caller, "application/sdp", now)
-        self._answer_inbound(picker, to_picker, "application/sdp", now)
+        self.phase = CallPhase.ANSWERED
+        # `to_caller` names the picker's media, `to_picker` the caller's: through the
+        # relay, each party learns the relay's address and the relay the other's
+        picker_party = self._party(False)
+
+        def to_the_caller(body: bytes, status: int, at: float) -> None:
+            if status != 200:
+                self._send_to_caller(status, _media_failure(status), at)
+                self._answer_inbound_failure(picker, status, at)
+                self.end(f"rejected {status}", at)
+            elif self.phase is CallPhase.ANSWERED:
+                self.answer_locally(body, "application/sdp", at)
+
+        def to_the_picker(body: bytes, status: int, at: float) -> None:
+            if status == 200 and self.phase is CallPhase.ANSWERED:
+                self._answer_inbound(picker, body, "application/sdp", at)
+
+        self.media.carry(picker_party, to_caller, False, to_the_caller, now)
+        self.media.carry(self._party(True), to_picker, False, to_the_picker, now)
         self.log.info("call.picked_up", picker=picker.caller[1] if picker.caller else None)
 
     def hand_over(self) -> None:
@@ -381,12 +493,17 @@ class Call:
             self.final_status = 200
         self.host.sip.send_response(response, now)
 
+    def _answer_inbound_failure(self, leg: InboundLeg, status: int, now: float) -> None:
+        response = make_response(leg.invite, status, _media_failure(status), to_tag=leg.local_tag)
+        leg.final_sent = True
+        self.host.sip.send_response(response, now)
+
     def reject(self, status: int, now: float, reason: str | None = None) -> None:
         """Final non-2xx to the caller; the call is over."""
         if status < 300:
             status = 500  # never a provisional or success as a refusal
         if not self.a.final_sent:
-            self._send_to_caller(status, reason or _reason(status), None, now)
+            self._send_to_caller(status, reason or _reason(status), now)
         self.cancel_forks(now, None)
         self.end(f"rejected {status}", now)
 
@@ -399,7 +516,7 @@ class Call:
             return
         self.cancel_forks(now, reason)
         if not self.a.final_sent:
-            self._send_to_caller(487, "Request Terminated", None, now)
+            self._send_to_caller(487, "Request Terminated", now)
         self.end("caller cancelled", now)
 
     # -- in-dialog requests ---------------------------------------------------------------
@@ -423,7 +540,7 @@ class Call:
             if self.phase is not CallPhase.ENDED:
                 if from_caller:
                     self._on_caller_ack(request)
-                self._on_ack(request, from_caller)
+                self._on_ack(request, from_caller, now)
             return
         assert tx_id is not None
         if self.phase is CallPhase.ENDED:
@@ -455,12 +572,12 @@ class Call:
             self._answer(request, 200, "OK", now)
             self.cancel_forks(now, None)
             if not self.a.final_sent:
-                self._send_to_caller(487, "Request Terminated", None, now)
+                self._send_to_caller(487, "Request Terminated", now)
             self.end("caller hung up early", now)
             return
         self._answer(request, 481, "Call/Transaction Does Not Exist", now)
 
-    def _on_ack(self, ack: Request, from_caller: bool) -> None:
+    def _on_ack(self, ack: Request, from_caller: bool, now: float) -> None:
         if self.pending_ack is None:
             return
         to_caller, invite = self.pending_ack
@@ -471,7 +588,15 @@ class Call:
         dialog = leg.dialog if leg is not None else None
         if leg is None or dialog is None:
             return
-        self._send_ack(leg, dialog, invite.cseq.seq, ack.body, ack.get("content-type"))
+
+        def send(body: bytes, content_type: str | None, status: int, at: float) -> None:
+            if status != 200:
+                self.log.warning("call.media_failed", status=status, method="ACK")
+            if self.phase is not CallPhase.ENDED and leg is not None and dialog is not None:
+                self._send_ack(leg, dialog, invite.cseq.seq, body, content_type)
+
+        # the ACK of a delayed offer carries the answer (RFC 3264 §4)
+        self._through(self._party(from_caller), ack, False, send, now)
 
     def _relay_request(self, request: Request, tx_id: str, from_caller: bool, now: float) -> None:
         other: InboundLeg | OutboundLeg | None = self.b if from_caller else self.a
@@ -489,16 +614,26 @@ class Call:
             return
         if request.method in TARGET_REFRESH:
             mine_leg.dialog.update_target(request)
-        sent = other.dialog.create_request(
-            request.method, request.body, request.get("content-type")
-        )
-        copy_end_to_end(request, sent)
-        mf = _max_forwards(request)
-        sent.set("max-forwards", str(mf - 1 if mf > 0 else 0))
-        dest, transport = other.peer
-        relayed_tx = self.host.sip.send_request(sent, dest, transport, now)
-        self.relays[relayed_tx] = Relay(request, tx_id, from_caller, sent)
-        self.host.index_tx(relayed_tx, self)
+        towards = other
+
+        def send(body: bytes, content_type: str | None, status: int, at: float) -> None:
+            dialog = towards.dialog
+            if status != 200 or self.phase is CallPhase.ENDED or dialog is None:
+                # SDP the relay cannot carry (488), a relay that is down (503)
+                status = 481 if status == 200 else status
+                self._answer(request, status, _media_failure(status), at)
+                return
+            sent = dialog.create_request(request.method, body, content_type)
+            copy_end_to_end(request, sent)
+            mf = _max_forwards(request)
+            sent.set("max-forwards", str(mf - 1 if mf > 0 else 0))
+            dest, transport = towards.peer
+            relayed_tx = self.host.sip.send_request(sent, dest, transport, at)
+            self.relays[relayed_tx] = Relay(request, tx_id, from_caller, sent)
+            self.host.index_tx(relayed_tx, self)
+
+        # an SDP in a re-INVITE or UPDATE is a new offer (RFC 3264 §8, RFC 3311 §5.1)
+        self._through(self._party(from_caller), request, True, send, now)
 
     def _relay_response(self, relay: Relay, response: Response, now: float) -> None:
         source = relay.source_request
@@ -520,11 +655,20 @@ class Call:
         if 100 < response.status < 300 and source.method in ("INVITE", "UPDATE", "SUBSCRIBE"):
             out.add("contact", mine_leg.dialog.local_contact)
         copy_end_to_end(response, out)
-        if response.body:
-            out.add("content-type", response.get("content-type") or "application/sdp")
-            out.body = response.body
-        if response.status > 100:
-            self.host.sip.send_response(out, now)
+        if response.status == 100:
+            return
+
+        def send(body: bytes, content_type: str | None, status: int, at: float) -> None:
+            if status != 200:
+                self.log.warning("call.media_failed", status=status, method=method)
+            if body:
+                out.add("content-type", content_type or "application/sdp")
+                out.body = body
+            self.host.sip.send_response(out, at)
+
+        # the response answers the relayed offer, or offers when the request had none
+        offer = not relay.sent.body
+        self._through(self._party(not relay.from_caller), response, offer, send, now)
 
     def _answer_locally_in_dialog(self, request: Request, now: float) -> None:
         """The switch itself is the other party (voicemail, a feature code): a re-INVITE
@@ -572,6 +716,46 @@ class Call:
             app.apply_answer(ack.body)
         except SdpError as exc:
             self.log.warning("call.bad_answer_in_ack", reason=str(exc))
+
+    # -- media: SDP through the relay ---------------------------------------------------
+    def _through(
+        self,
+        party: RelayParty | None,
+        message: Request | Response,
+        offer: bool,
+        send: Passed,
+        now: float,
+    ) -> None:
+        """`message`'s body to the other party: SDP through the relay, in the call's
+        order; any other body (or none) as it is, after what is already waiting."""
+        sdp = _sdp_of(message)
+
+        def carried(body: bytes, status: int, at: float) -> None:
+            if sdp:
+                send(body, "application/sdp" if body else None, status, at)
+            else:
+                send(message.body, message.get("content-type"), 200, at)
+
+        self.media.carry(party, sdp, offer, carried, now)
+
+    def _party(self, from_caller: bool) -> RelayParty | None:
+        """The caller (True) or the other party as the relay knows it."""
+        a = self.a
+        caller_tag = a.invite.from_.tag or ""
+        if from_caller:
+            other = self.b.dialog.remote_tag if self.b and self.b.dialog else None
+            return RelayParty(Side.CALLER, caller_tag, other, a.peer[0])
+        b = self.b
+        if b is None:
+            return None
+        tag: str | None = b.dialog.remote_tag if b.dialog is not None else None
+        if tag is None and isinstance(b, InboundLeg):
+            tag = b.invite.from_.tag  # a picker before its 200: known by its From tag
+        return RelayParty(Side.CALLEE, tag or "", caller_tag, b.peer[0])
+
+    def _fork_party(self, fork: OutboundLeg, response: Response) -> RelayParty:
+        caller_tag = self.a.invite.from_.tag or ""
+        return RelayParty(Side.CALLEE, response.to.tag or "", caller_tag, fork.peer[0])
 
     def _answer(self, request: Request, status: int, reason: str, now: float) -> None:
         tag = request.to.tag
@@ -646,6 +830,7 @@ class Call:
         if isinstance(self.b, InboundLeg) and self.b.caller is not None:
             lines.release(self.b.caller, self.call_id)  # a picker
         self.stop_ring_timer()
+        self.media.release()
         if self.app is not None:
             self.app.close()
         self.log.info("call.ended", reason=why)
@@ -674,6 +859,22 @@ def best_failure(statuses: list[int]) -> int:
     # can shorten it (§21.5.14 "The server was unable to process the request since the
     # message length exceeded its capabilities").
     return 513 if 513 in statuses else 480
+
+
+def _sdp_of(message: Request | Response) -> bytes:
+    """The message's body when it is an SDP (a body without Content-Type is taken for one,
+    as phones that leave it out mean)."""
+    body = message.body
+    if not body:
+        return b""
+    declared = message.get("content-type") or "application/sdp"
+    return body if declared.partition(";")[0].strip().lower() == "application/sdp" else b""
+
+
+def _media_failure(status: int) -> str:
+    if status == 488:
+        return "Not Acceptable Here (the media relay cannot carry this SDP)"
+    return "Service Unavailable (media relay)"
 
 
 def _synthetic(request: Request, status: int) -> Response:

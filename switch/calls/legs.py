@@ -84,7 +84,6 @@ class OutboundLeg:
         self.dialog: Dialog | None = None
         self.state = ForkState.TRYING
         self.last_status = 0
-        # RFC 3261 §12.1: each fork's provisionals and 2xx reach the caller on an early
-        # dialog of their own (the to-tag a forking proxy would pass on), so each fork's
-        # early answer is a separate offer/answer exchange (§13.2.1). `Call.ring` sets it.
+        # the To tag this fork's answers reach the caller with, once it has answered
+        # (early media or 2xx); see `Call._caller_tag`
         self.caller_tag = ""

@@ -242,7 +242,8 @@ def build_outbound_invite(
         ("contact", contact),
         ("allow", ALLOW),
     ]
+    offer = call.offer_to_callees  # the caller's SDP, or the relay's in its place
     content_type = a.get("content-type")
-    if a.body and content_type is not None:
+    if offer and content_type is not None:
         headers.append(("content-type", content_type))
-    return Request("INVITE", target, headers, a.body)
+    return Request("INVITE", target, headers, offer)

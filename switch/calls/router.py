@@ -46,6 +46,8 @@ from .call import Call
 log = structlog.get_logger("switch.router")
 
 MemberCode = HuntLogin | HuntLogout | HuntBlock | HuntUnblock
+# Decisions whose call rings phones or a trunk (the others are answered by the switch)
+RINGS_PHONES = (RingExtension, RingCallingGroup, RingHuntGroup, OutboundTrunk)
 OpenCall = Callable[[RequestReceived, Caller, float], Call]
 
 
@@ -108,7 +110,12 @@ class CallRouter:
             self._replies.reply(request, decision.status, now, decision.reason)
             return
         call = self._open_call(event, caller, now)
-        self.carry_out(call, decision, 0, now)
+        if isinstance(decision, RINGS_PHONES):
+            # the caller's offer goes to phones or a carrier: through the media relay
+            # first, so every fork of every step is offered the relay's SDP
+            call.anchor_offer(lambda at: self.carry_out(call, decision, 0, at), now)
+        else:
+            self.carry_out(call, decision, 0, now)
 
     def _acceptable(self, request: Request, now: float) -> bool:
         reply = self._replies.reply

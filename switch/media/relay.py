@@ -7,15 +7,18 @@ not from its SDP, because a phone behind a NAT router names its private address 
 (symmetric RTP, RFC 4961: "the address and port a UA sends from are those it receives
 on"; "latching" in SBC terms).
 
-The latching rule of each party:
+The latching rule of each party, by how much a packet's source is to be trusted:
 - before its first packet, media for it goes to the address its SDP names;
-- a packet from the party's signalling address (the IP its SIP came from) latches it
-  there and locks it: packets from anywhere else are then ignored and counted;
-- a packet from elsewhere, when none has come from the signalling address yet, latches
-  it provisionally (a phone whose media leaves by another router than its SIP); a later
-  packet from the signalling address still takes over and locks;
-- a new offer or answer from the party (re-INVITE, UPDATE) unlocks it: the phone may
-  have moved or changed its port.
+- a packet from exactly the address its SDP names, or from its signalling address (the IP
+  its SIP came from: a phone behind a NAT router sends its media out of the same router),
+  latches the party there and locks it: packets from anywhere else are then ignored and
+  counted, except that a packet from the SDP's exact address takes over a lock made on the
+  signalling IP (two forks of one call behind one router: the SDP tells them apart);
+- a packet from elsewhere, when none has come from those yet, latches it provisionally (a
+  phone whose media leaves by another router than its SIP); a later packet from the SDP
+  address or the signalling address still takes over and locks;
+- a new offer or answer from the party (re-INVITE, UPDATE, the winning fork's 2xx)
+  unlocks it: the phone may have moved or changed its port.
 
 `RelayedStream` is one media stream (RTP and RTCP share the rule, each on its own port).
 The shell owns the sockets and calls `packet_from(side, source, data, now)`, which says
@@ -42,6 +45,12 @@ class Side(Enum):
         return Side.CALLEE if self is Side.CALLER else Side.CALLER
 
 
+# How far a packet's source is trusted to be the party (see the module docstring).
+_ELSEWHERE = 1
+_SIGNALLING_IP = 2
+_SDP_ADDRESS = 3
+
+
 class _Party:
     """What the relay knows of one party's media."""
 
@@ -49,7 +58,7 @@ class _Party:
         "signalling_ip",
         "sdp_address",
         "latched",
-        "locked",
+        "trust",
         "last_packet",
         "packets",
         "ignored",
@@ -60,7 +69,7 @@ class _Party:
         self.signalling_ip = signalling_ip
         self.sdp_address = sdp_address
         self.latched: Address | None = None
-        self.locked = False
+        self.trust = 0  # of the latched source; 0: nothing latched
         self.last_packet: float | None = None
         self.packets = 0
         self.ignored = 0
@@ -71,23 +80,46 @@ class _Party:
         """Where media for this party goes now."""
         return self.latched or self.sdp_address
 
+    def trust_in(self, source: Address) -> int:
+        if source == self.sdp_address:
+            return _SDP_ADDRESS
+        if source[0] == self.signalling_ip:
+            return _SIGNALLING_IP
+        return _ELSEWHERE
+
+    def accept(self, source: Address) -> bool:
+        """Is a packet from `source` this party's (latching it when it is more trusted)?"""
+        if source == self.latched:
+            return True
+        trust = self.trust_in(source)
+        locked = self.trust >= _SIGNALLING_IP
+        if trust > self.trust and (not locked or trust == _SDP_ADDRESS):
+            self.latched, self.trust = source, trust
+            return True
+        return False
+
 
 class RelayedStream:
     """One relayed media stream between the caller and the callee."""
 
-    def __init__(self, caller_ip: str, callee_ip: str) -> None:
+    def __init__(self, caller_ip: str = "", callee_ip: str = "") -> None:
         self._parties = {
             Side.CALLER: _Party(caller_ip, None),
             Side.CALLEE: _Party(callee_ip, None),
         }
 
-    def described(self, side: Side, sdp_address: Address | None) -> None:
+    def described(
+        self, side: Side, sdp_address: Address | None, signalling_ip: str | None = None
+    ) -> None:
         """The party sent SDP (offer or answer) naming `sdp_address` (None: on hold with
-        c=0.0.0.0 or port 0). It may have moved, so its latch is released."""
+        c=0.0.0.0 or port 0), its SIP from `signalling_ip` when given. It may have moved,
+        so its latch is released."""
         party = self._parties[side]
         party.sdp_address = sdp_address
+        if signalling_ip is not None:
+            party.signalling_ip = signalling_ip
         party.latched = None
-        party.locked = False
+        party.trust = 0
 
     def packet_from(self, side: Side, source: Address, data: bytes, now: float) -> Address | None:
         """A packet arrived on `side`'s port from `source`: where it goes, or None."""
@@ -96,24 +128,12 @@ class RelayedStream:
             # not RTP or RTCP (RFC 3550 §5.1, §6.4): dropped, never forwarded
             party.malformed += 1
             return None
-        if not self._accept(party, source):
+        if not party.accept(source):
             party.ignored += 1
             return None
         party.packets += 1
         party.last_packet = now
         return self._parties[side.other].destination
-
-    def _accept(self, party: _Party, source: Address) -> bool:
-        if party.locked:
-            return source == party.latched
-        if source[0] == party.signalling_ip:
-            party.latched = source
-            party.locked = True
-            return True
-        if party.latched is None:
-            party.latched = source
-            return True
-        return source == party.latched
 
     def destination(self, side: Side) -> Address | None:
         """Where media for `side` goes now (its latched address, else its SDP's)."""

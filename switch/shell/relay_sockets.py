@@ -1,20 +1,30 @@
-"""The embedded media relay's sockets: four per relayed call (RTP and RTCP for each party).
+"""The embedded media relay (`server.media.relay: embedded`): four sockets per relayed call.
 
-The forwarding decisions are `switch.media.relay.RelayedStream`'s; this module only binds
-ports from the shared `PortPool`, feeds arriving datagrams to the stream and sends where
-it says. Each party gets an even port for RTP and the odd one above it for RTCP (RFC 3550
-§11); the SDP the switch sends a party names the relay's address and that party's port.
+It implements `ports.MediaRelay` for the call engine. What each party is told and where
+each packet goes are decided by the pure `switch.media.anchor.AnchoredCall` and
+`switch.media.relay.RelayedStream`; this module binds ports from the shared `PortPool`,
+feeds arriving datagrams to the streams and sends where they say. Each party gets an even
+port for RTP and the odd one above it for RTCP (RFC 3550 §11).
+
+The sockets are bound at once (a bind is a system call, not a wait), so a call's SDP is
+answered inside the pump that asked; the event loop starts reading them a moment later,
+and what arrives meanwhile waits in the kernel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
+import socket
 from typing import Any, cast
 
 import structlog
 
-from switch.media.port_pool import PortPool
-from switch.media.relay import Address, RelayedStream, Side
+from switch.media.anchor import AnchoredCall
+from switch.media.port_pool import PortPool, PortsExhausted
+from switch.media.relay import Address, Side
+from switch.media.sdp import SdpError
+from switch.ports import Anchored, RelayParty
 
 log = structlog.get_logger("relay")
 
@@ -38,21 +48,24 @@ class _Socket(asyncio.DatagramProtocol):
 
 
 class RelayedCall:
-    """One relayed call's ports and streams."""
+    """One relayed call: what each party is told (`anchored`) and its four sockets."""
 
-    def __init__(self, call_id: str, caller_ip: str, callee_ip: str) -> None:
+    def __init__(self, call_id: str, anchored: AnchoredCall) -> None:
         self.call_id = call_id
-        self.rtp = RelayedStream(caller_ip, callee_ip)
-        self.rtcp = RelayedStream(caller_ip, callee_ip)
-        self.ports: dict[Side, int] = {}
+        self.anchored = anchored
+        self.rtp = anchored.rtp_stream
+        self.rtcp = anchored.rtcp_stream
         self._sockets: dict[tuple[Side, bool], _Socket] = {}
+        self._raw: list[socket.socket] = []
+        self._tasks: list[asyncio.Task[Any]] = []
 
     def port_for(self, side: Side) -> int:
         """The relay's RTP port that `side` sends to (named in the SDP sent to it)."""
-        return self.ports[side]
+        return self.anchored.ports[side]
 
     def described(self, side: Side, sdp_address: Address | None) -> None:
-        """`side` sent SDP naming `sdp_address` for its RTP (RTCP on the port above)."""
+        """`side`'s media is at `sdp_address` (RTCP on the port above), as its SDP would
+        say: for tests and benchmarks that drive the sockets without SIP."""
         self.rtp.described(side, sdp_address)
         rtcp = (sdp_address[0], sdp_address[1] + 1) if sdp_address else None
         self.rtcp.described(side, rtcp)
@@ -67,14 +80,27 @@ class RelayedCall:
         if out is not None and out.transport is not None:
             out.transport.sendto(data, destination)
 
-    def attach(self, side: Side, rtcp: bool, sock: _Socket) -> None:
-        self._sockets[(side, rtcp)] = sock
+    def serve(self, side: Side, rtcp: bool, sock: socket.socket) -> None:
+        """Start reading a bound socket on the running loop."""
+        self._raw.append(sock)
+        protocol = _Socket(self, side, rtcp)
+        self._sockets[(side, rtcp)] = protocol
+        loop = asyncio.get_running_loop()
+        self._tasks.append(
+            loop.create_task(loop.create_datagram_endpoint(lambda: protocol, sock=sock))
+        )
 
     def close(self) -> None:
-        for sock in self._sockets.values():
-            if sock.transport is not None:
-                sock.transport.close()
+        for task in self._tasks:
+            task.cancel()
+        for protocol in self._sockets.values():
+            if protocol.transport is not None:
+                protocol.transport.close()
+        for sock in self._raw:
+            sock.close()  # a socket the loop never took over
         self._sockets.clear()
+        self._raw.clear()
+        self._tasks.clear()
 
 
 def _now() -> float:
@@ -82,60 +108,97 @@ def _now() -> float:
 
 
 class EmbeddedRelay:
-    """Opens and closes relayed calls on `host`, ports from `pool`."""
+    """`ports.MediaRelay` on this host: ports from `pool` bound on `host`, named in SDP
+    as `advertise` (the address phones reach us at)."""
 
-    def __init__(self, host: str, pool: PortPool) -> None:
+    def __init__(self, host: str, pool: PortPool, advertise: str | None = None) -> None:
         self.host = host
+        self.advertise = advertise or host
         self.pool = pool
         self.calls: dict[str, RelayedCall] = {}
 
-    async def open(self, call_id: str, caller_ip: str, callee_ip: str) -> RelayedCall:
+    # -- ports.MediaRelay --------------------------------------------------------------------
+    def anchor(
+        self,
+        call_id: str,
+        party: RelayParty,
+        sdp: bytes,
+        offer: bool,
+        done: Anchored,
+        now: float,
+    ) -> None:
+        call = self.calls.get(call_id)
+        if call is None:
+            try:
+                call = self.open(call_id)
+            except PortsExhausted as exc:
+                log.error("relay.no_ports", call_id=call_id, error=str(exc))
+                done(b"", 503, now)
+                return
+        try:
+            body = call.anchored.described(party.side, sdp, party.signalling[0])
+        except SdpError as exc:
+            log.warning("relay.bad_sdp", call_id=call_id, side=party.side.value, error=str(exc))
+            done(b"", 488, now)
+            return
+        done(body, 200, now)
+
+    def release(self, call_id: str) -> None:
+        self.close(call_id)
+
+    # -- opening and closing -----------------------------------------------------------------
+    def open(self, call_id: str) -> RelayedCall:
         """Bind both parties' ports (raises PortsExhausted when the range is full)."""
-        call = RelayedCall(call_id, caller_ip, callee_ip)
+        bound: dict[Side, tuple[int, tuple[socket.socket, socket.socket]]] = {}
         try:
             for side in Side:
-                call.ports[side] = await self._take_pair(call, side)
+                bound[side] = self.pool.take_now(self._bind_pair)
         except BaseException:
-            self._release(call)
+            for port, pair in bound.values():
+                self._free(port, pair)
             raise
+        ports = {side: port for side, (port, _) in bound.items()}
+        call = RelayedCall(call_id, AnchoredCall(self.advertise, ports, secrets.randbits(30)))
+        for side, (_, (rtp, rtcp)) in bound.items():
+            call.serve(side, False, rtp)
+            call.serve(side, True, rtcp)
         self.calls[call_id] = call
-        log.info("relay.opened", call_id=call_id, ports=[call.ports[s] for s in Side])
+        log.info("relay.opened", call_id=call_id, ports=[ports[s] for s in Side])
         return call
 
-    async def _take_pair(self, call: RelayedCall, side: Side) -> int:
-        async def bind(port: int) -> None:
-            await self._bind_pair(call, side, port)
-
-        port, _ = await self.pool.take(bind)
-        return port
-
-    async def _bind_pair(self, call: RelayedCall, side: Side, port: int) -> None:
-        loop = asyncio.get_running_loop()
-        _, rtp = await loop.create_datagram_endpoint(
-            lambda: _Socket(call, side, False), local_addr=(self.host, port)
-        )
+    def _bind_pair(self, port: int) -> tuple[socket.socket, socket.socket]:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        rtp = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            _, rtcp = await loop.create_datagram_endpoint(
-                lambda: _Socket(call, side, True), local_addr=(self.host, port + 1)
-            )
+            rtp.setblocking(False)
+            rtp.bind((self.host, port))
+            rtcp = socket.socket(family, socket.SOCK_DGRAM)
         except OSError:
-            if rtp.transport is not None:
-                rtp.transport.close()
+            rtp.close()
             raise
-        call.attach(side, False, rtp)
-        call.attach(side, True, rtcp)
+        try:
+            rtcp.setblocking(False)
+            rtcp.bind((self.host, port + 1))
+        except OSError:
+            rtp.close()
+            rtcp.close()
+            raise
+        return rtp, rtcp
+
+    def _free(self, port: int, pair: tuple[socket.socket, socket.socket]) -> None:
+        for sock in pair:
+            sock.close()
+        self.pool.release(port)
 
     def close(self, call_id: str) -> None:
         call = self.calls.pop(call_id, None)
-        if call is not None:
-            counts = {s.value: call.rtp.counts(s) for s in Side}
-            self._release(call)
-            log.info("relay.closed", call_id=call_id, **counts)
-
-    def _release(self, call: RelayedCall) -> None:
+        if call is None:
+            return
+        counts = {s.value: call.rtp.counts(s) for s in Side}
         call.close()
-        for port in call.ports.values():
-            self.pool.release(port)
+        for side in Side:
+            self.pool.release(call.port_for(side))
+        log.info("relay.closed", call_id=call_id, **counts)
 
     def close_all(self) -> None:
         for call_id in list(self.calls):

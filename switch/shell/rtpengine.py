@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 
 import bencodepy
 import structlog
+
+from switch.media.anchor import describe
+from switch.media.sdp import SdpError
+from switch.ports import Anchored, RelayParty
 
 log = structlog.get_logger("rtpengine")
 
@@ -180,3 +184,101 @@ def _checked(name: str, reply: Reply) -> Reply:
         return reply
     reason = reply.get("error-reason") or result
     raise RtpengineError(f"rtpengine refused {name!r}: {reason}")
+
+
+Pumped = Callable[[Callable[[float], None]], None]
+
+
+class RtpengineRelay:
+    """`ports.MediaRelay` through rtpengine (`server.media.relay: rtpengine`).
+
+    Each party's SDP becomes an ng `offer` (the party offers: from-tag is its own tag) or
+    `answer` (from-tag is the offerer's, to-tag its own), with the address its SIP came
+    from (`received-from`), so rtpengine learns each party's media from its packets as
+    the embedded relay does. The reply's SDP is what the other party gets. An rtpengine
+    that refuses or does not answer gives 503; SDP with no audio to relay gives 488
+    before anything is sent.
+    """
+
+    def __init__(self, client: NgClient, pumped: Pumped) -> None:
+        self._client = client
+        self._pumped = pumped
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._busy: dict[str, int] = {}  # call-id -> commands in flight
+        self._released: set[str] = set()  # released while a command was in flight
+
+    def anchor(
+        self,
+        call_id: str,
+        party: RelayParty,
+        sdp: bytes,
+        offer: bool,
+        done: Anchored,
+        now: float,
+    ) -> None:
+        try:
+            describe(sdp)
+        except SdpError as exc:
+            log.warning("rtpengine.bad_sdp", call_id=call_id, error=str(exc))
+            done(b"", 488, now)
+            return
+        params = _ng_params(call_id, party, sdp, offer)
+        self._busy[call_id] = self._busy.get(call_id, 0) + 1
+        self._spawn(self._anchor(call_id, "offer" if offer else "answer", params, done))
+
+    async def _anchor(
+        self, call_id: str, command: str, params: dict[str, NgValue], done: Anchored
+    ) -> None:
+        try:
+            reply = await self._client.command(command, params)
+            body = str(reply.get("sdp", "")).encode()
+            status = 200 if body else 503
+        except RtpengineError as exc:
+            log.error("rtpengine.failed", call_id=call_id, command=command, error=str(exc))
+            body, status = b"", 503
+        finally:
+            self._busy[call_id] -= 1
+            if not self._busy[call_id]:
+                del self._busy[call_id]
+        if call_id in self._released and call_id not in self._busy:
+            # the call ended while rtpengine was answering: that answer made it anew
+            self._released.discard(call_id)
+            await self._delete(call_id)
+            return
+        self._pumped(lambda now: done(body, status, now))
+
+    def release(self, call_id: str) -> None:
+        if call_id in self._busy:
+            self._released.add(call_id)  # deleted when the command in flight returns
+            return
+        self._spawn(self._delete(call_id))
+
+    async def _delete(self, call_id: str) -> None:
+        try:
+            await self._client.command("delete", {"call-id": call_id})
+        except RtpengineError as exc:
+            # rtpengine drops a call whose media stopped by itself (its own timeout)
+            log.warning("rtpengine.delete_failed", call_id=call_id, error=str(exc))
+
+    def _spawn(self, work: Coroutine[None, None, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _ng_params(call_id: str, party: RelayParty, sdp: bytes, offer: bool) -> dict[str, NgValue]:
+    params: dict[str, NgValue] = {
+        "call-id": call_id,
+        "sdp": sdp,
+        "received-from": ["IP6" if ":" in party.signalling[0] else "IP4", party.signalling[0]],
+        "replace": ["origin", "session-connection"],
+        "ICE": "remove",
+    }
+    if offer:
+        params["from-tag"] = party.tag
+        if party.other_tag:
+            params["to-tag"] = party.other_tag
+    else:
+        params["from-tag"] = party.other_tag or ""
+        params["to-tag"] = party.tag
+    return params

@@ -31,6 +31,8 @@ from ..core import Switch
 from ..directory import Directory
 from ..features.voicemail import MailboxIndex
 from ..media import MediaServer, VoicemailStore, prompts
+from ..media.port_pool import PortPool
+from ..ports import MediaRelay
 from ..registration.registrar import RegistrarPolicy
 from ..storage.cache import CachedLocationStore
 from ..storage.sqlite import SqliteStore
@@ -38,6 +40,8 @@ from .admin import serve_admin
 from .logconfig import flush_logs
 from .mailbox_files import ThreadedMailboxFiles
 from .media_adapter import RuntimeMedia
+from .relay_sockets import EmbeddedRelay
+from .rtpengine import NgClient, RtpengineRelay, parse_ng_address
 
 log = structlog.get_logger("switch.runtime")
 
@@ -63,6 +67,9 @@ class Runtime:
         self.switch: Switch
         self.store: SqliteStore
         self.media_server: MediaServer
+        self.relay: MediaRelay | None = None
+        self.embedded_relay: EmbeddedRelay | None = None
+        self.ng_client: NgClient | None = None
         self.mailbox_files: ThreadedMailboxFiles
         self.admin: asyncio.Server | None = None
 
@@ -84,7 +91,9 @@ class Runtime:
         low, high = (int(p) for p in server.rtp_ports.split("-"))
         media_host = next(iter(local.values()))[0]
         advertise = server.advertise or _reachable_address(media_host)
-        self.media_server = MediaServer(media_host, low, high, advertise=advertise)
+        pool = PortPool(low, high)  # one RTP range for voicemail's sessions and the relay
+        self.media_server = MediaServer(media_host, low, high, advertise=advertise, pool=pool)
+        await self._start_relay(media_host, pool, advertise)
         state_dir = Path(server.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(state_dir / "softswitch.db")
@@ -131,6 +140,7 @@ class Runtime:
             mailbox_files=self.mailbox_files,
             mailbox_index=index,
             media=RuntimeMedia(self.media_server, self.run_pumped),
+            relay=self.relay,
             invite_401_user_agents=auth.invite_401_user_agents,
             keepalive_seconds=float(server.nat.keepalive_seconds),
         )
@@ -163,6 +173,22 @@ class Runtime:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 100)
+
+    async def _start_relay(self, host: str, pool: PortPool, advertise: str) -> None:
+        """The media relay of `server.media.relay`: the switch's own sockets, or the
+        client of an rtpengine daemon (a daemon that is down fails calls with 503, it
+        does not stop the switch)."""
+        media = self.config.server.media
+        if media.relay == "embedded":
+            self.embedded_relay = EmbeddedRelay(host, pool, advertise)
+            self.relay = self.embedded_relay
+        elif media.relay == "rtpengine" and media.rtpengine is not None:
+            self.ng_client = NgClient(parse_ng_address(media.rtpengine))
+            await self.ng_client.start()
+            if not await self.ng_client.ping():
+                log.error("rtpengine.unreachable", rtpengine=media.rtpengine)
+            self.relay = RtpengineRelay(self.ng_client, self.run_pumped)
+        log.info("media.relay", relay=media.relay)
 
     def _flush_periodically(self) -> None:
         """Events logged outside the pump (the RTP shell's) reach the log within 0.5 s."""
@@ -292,6 +318,10 @@ class Runtime:
             self._timer.cancel()
         # Finalise recordings in progress: the part recorded so far is kept.
         self.media_server.close()
+        if self.embedded_relay is not None:
+            self.embedded_relay.close_all()
+        if self.ng_client is not None:
+            self.ng_client.close()
         self.mailbox_files.close()
         if self.admin is not None:
             self.admin.close()

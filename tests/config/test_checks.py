@@ -333,3 +333,24 @@ def test_every_problem_reported_together_in_line_order(tmp_path: pathlib.Path) -
     text = edit('number: "600", members: ["201", "202"]', 'number: "600", members: ["203"]', text)
     found = check(tmp_path, text)
     assert [int(p.split(":")[0]) for p in found] == [9, 20, 22, 24, 34]
+
+
+def test_rtpengine_relay_needs_its_address(tmp_path: pathlib.Path) -> None:
+    listen = "  listen: [udp:127.0.0.1:5060]"
+    text = edit(listen, listen + "\n  media:\n    relay: rtpengine")
+    assert check(tmp_path, text) == [
+        "4: relay: rtpengine needs server.media.rtpengine (udp:HOST:PORT)"
+    ]
+    text = edit(listen, listen + "\n  media: {relay: rtpengine, rtpengine: 'tcp:127.0.0.1:22'}")
+    [problem] = check(tmp_path, text)
+    assert problem.startswith("3: ") and "udp:HOST:PORT" in problem, problem
+    text = edit(listen, listen + "\n  media: {relay: sometimes}")
+    [problem] = check(tmp_path, text)
+    assert problem.startswith("3: ") and "embedded" in problem, problem
+
+
+def test_media_relay_defaults_to_embedded(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "pbx.yaml"
+    path.write_text(BASE)
+    media = load_config(path).server.media
+    assert (media.relay, media.rtpengine, media.timeout_seconds) == ("embedded", None, 60)

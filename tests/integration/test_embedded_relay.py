@@ -46,7 +46,7 @@ def test_nated_parties_hear_each_other_and_a_stranger_is_not_relayed() -> None:
 
     async def call() -> None:
         relay = EmbeddedRelay(HOST, PortPool(*_free_range(40)))
-        relayed = await relay.open("relay-1", caller_ip=HOST, callee_ip=HOST)
+        relayed = relay.open("relay-1")
         relayed.described(Side.CALLER, ("127.0.0.77", 40000))
         relayed.described(Side.CALLEE, ("127.0.0.78", 40002))
         to_a = (HOST, relayed.port_for(Side.CALLER))
@@ -74,7 +74,7 @@ def test_ten_thousand_calls_leak_no_port() -> None:
         pool = PortPool(*_free_range(20))  # 10 even ports: 5 calls at once
         relay = EmbeddedRelay(HOST, pool)
         for n in range(10_000):
-            await relay.open(f"c{n}", HOST, HOST)
+            relay.open(f"c{n}")
             if n % 4 == 3:  # four calls up at a time, then all end
                 for k in range(n - 3, n + 1):
                     relay.close(f"c{k}")
@@ -82,9 +82,9 @@ def test_ten_thousand_calls_leak_no_port() -> None:
         assert pool.in_use == 0 and not relay.calls
         # the range is the limit: a sixth simultaneous call finds no port pair
         for n in range(5):
-            await relay.open(f"full{n}", HOST, HOST)
+            relay.open(f"full{n}")
         with pytest.raises(PortsExhausted):
-            await relay.open("one-too-many", HOST, HOST)
+            relay.open("one-too-many")
         assert pool.in_use == 10
         relay.close_all()
         assert pool.in_use == 0

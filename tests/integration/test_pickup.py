@@ -127,8 +127,8 @@ def pick_up_and_talk(switch: SwitchProcess, workdir: Path, ringing: list[Phone],
                      caller: str, dialled: str, picker: str, code: str) -> None:
     """`caller` dials `dialled`, which rings the `ringing` phones; `picker` dials `code`.
     The ringing phones get CANCEL with "Call completed elsewhere", caller and picker both
-    get 200 with SDP pointing at each other, RTP flows both ways, the caller's BYE ends
-    it for the picker."""
+    get 200 with SDP of the media relay, RTP flows both ways, the caller's BYE ends it for
+    the picker."""
     caller_rtp, picker_rtp = RtpProbe(), RtpProbe()
     try:
         talk = place(switch, workdir, caller, dialled, rtp_port=caller_rtp.port, pause_ms=1500)
@@ -138,9 +138,11 @@ def pick_up_and_talk(switch: SwitchProcess, workdir: Path, ringing: list[Phone],
                      scenario="uac_answered_bye_in.xml")
         (to_caller,) = talk.wait_for("INVITE", status=200)
         (to_picker,) = pick.wait_for("INVITE", status=200)
-        # each side is told to send its media to the other one
-        assert sdp_media(to_caller.body) == ("127.0.0.1", picker_rtp.port), to_caller.body
-        assert sdp_media(to_picker.body) == ("127.0.0.1", caller_rtp.port), to_picker.body
+        # through the media relay: each side is told the switch's address and a port of
+        # its own, and hears the other through it
+        to_c, to_p = sdp_media(to_caller.body), sdp_media(to_picker.body)
+        assert to_c[0] == switch.host and to_p[0] == switch.host, (to_c, to_p)
+        assert to_c[1] not in (picker_rtp.port, caller_rtp.port, to_p[1]), (to_c, to_p)
         caller_rtp.send(sdp_media(to_caller.body))
         picker_rtp.send(sdp_media(to_picker.body))
         assert {s for s, _ in picker_rtp.receive(want=10)} == {caller_rtp.ssrc}

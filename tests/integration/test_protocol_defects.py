@@ -563,7 +563,8 @@ def test_invite_over_1300_bytes_reaches_the_callee_over_tcp(switch: SwitchProces
             invite = parse_message(data)
             assert isinstance(invite, Request) and invite.method == "INVITE"
             assert invite.top_via.transport == "TCP"
-            assert invite.body == BIG_SDP
+            # the offer as the media relay passes it on: every attribute kept
+            assert invite.body.count(b"a=fmtp:") == 60, invite.body
             conn.sendall(serialize(make_response(invite, 486, to_tag="busy203")))
             finals = [
                 m

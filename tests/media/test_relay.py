@@ -116,3 +116,15 @@ def test_port_pool_hands_out_even_ports_with_their_rtcp_port_inside_the_range() 
         return taken
 
     assert asyncio.run(take_all()) == [41002, 41004]
+
+
+def test_the_sdp_address_takes_over_a_lock_on_the_signalling_ip() -> None:
+    # Two forks behind one router (same signalling IP): the loser's last packets latched
+    # the callee side; the winner's answer names its own address, which takes over.
+    relayed = RelayedStream(CALLER_SIP_IP, CALLEE_SIP_IP)
+    relayed.described(Side.CALLEE, ("127.0.0.2", 6000), CALLEE_SIP_IP)
+    relayed.packet_from(Side.CALLEE, ("127.0.0.2", 6100), RTP, 1.0)  # the loser
+    assert relayed.destination(Side.CALLEE) == ("127.0.0.2", 6100)
+    relayed.packet_from(Side.CALLEE, ("127.0.0.2", 6000), RTP, 1.1)  # the winner
+    assert relayed.destination(Side.CALLEE) == ("127.0.0.2", 6000)
+    assert relayed.packet_from(Side.CALLEE, ("127.0.0.2", 6100), RTP, 1.2) is None

@@ -34,7 +34,7 @@ from switch.directory import Directory
 from switch.features.voicemail import MailboxIndex
 from switch.media.voicemail import Mailbox, VoicemailStore
 from switch.media.voicemail import Message as VoicemailMessage
-from switch.ports import Done, MediaOpened
+from switch.ports import Done, MediaOpened, MediaRelay
 from switch.registration.location import Binding
 from switch.registration.registrar import RegistrarPolicy
 from switch.storage.memory import MemoryStore
@@ -177,6 +177,7 @@ class InProcessSwitch:
         domain: str | None = None,
         state_dir: Path | None = None,
         timed: bool = False,
+        relay: MediaRelay | None = None,
     ) -> None:
         self.now = START
         self.timed = timed
@@ -206,6 +207,7 @@ class InProcessSwitch:
             mailbox_files=self.mailbox_files,
             mailbox_index=self.mailbox_index,
             media=self.media,
+            relay=relay,
         )
         self.inbox: dict[Address, list[bytes]] = {}
         for number, address in (registered or {}).items():

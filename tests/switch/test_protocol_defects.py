@@ -400,3 +400,36 @@ def test_forked_early_answers_reach_the_caller_on_an_early_dialog_each() -> None
     call.ack()
     call.bye()
     assert [m.method for m in sw.requests(bob_soft)] == ["ACK", "BYE"]
+
+
+def test_ringing_shares_the_callers_dialog_and_a_second_answer_gets_its_own() -> None:
+    # Plain 180s of two phones reach the caller on its one dialog (one tag, as one phone
+    # ringing would: callers that expect a single early dialog keep working). The soft
+    # phone's early media takes that dialog; the desk phone's 2xx then comes on a dialog
+    # of its own, never after another phone's early answer on the same one (§13.2.1).
+    bob_desk, bob_soft = BOB, ("127.0.0.1", 7321)
+    sw = InProcessSwitch(CONFIG)
+    sw.register("320", bob_desk)
+    sw.register("320", bob_soft)
+    sw.dial(ANN, "310", "pw310", "320")
+    desk_invite = sw.requests(bob_desk, "INVITE")[0]
+    soft_invite = sw.requests(bob_soft, "INVITE")[0]
+    for invite, phone, tag in ((desk_invite, bob_desk, "desk"), (soft_invite, bob_soft, "soft")):
+        ringing = make_response(invite, 180, to_tag=tag)
+        ringing.add("contact", f"<sip:{tag}@{phone[0]}:{phone[1]}>")
+        sw.send(ringing, phone)
+    early = make_response(soft_invite, 183, to_tag="soft")
+    early.add("contact", f"<sip:soft@{bob_soft[0]}:{bob_soft[1]}>")
+    early.add("content-type", "application/sdp")
+    early.body = _sdp("127.0.0.1", bob_soft[1] + 1000, 8)
+    sw.send(early, bob_soft)
+    ok = make_response(desk_invite, 200, to_tag="desk")
+    ok.add("contact", f"<sip:desk@{bob_desk[0]}:{bob_desk[1]}>")
+    ok.add("content-type", "application/sdp")
+    ok.body = _sdp("127.0.0.1", bob_desk[1] + 1000, 0)
+    sw.send(ok, bob_desk)
+    got = [m for m in sw.take(ANN) if isinstance(m, Response) and m.status >= 180]
+    assert [m.status for m in got] == [180, 180, 183, 200]
+    ring_a, ring_b, early_tag, answer_tag = (m.to.tag for m in got)
+    assert ring_a == ring_b == early_tag, "ringing and the first early answer share one dialog"
+    assert answer_tag != early_tag, "the desk's 2xx followed the soft phone's early answer"
