@@ -160,6 +160,8 @@ class RelayParty(NamedTuple):
 # anchored(sdp, status, now): status 200 with the SDP for the other party, or the failure:
 # 488 for SDP the relay cannot carry, 503 for a relay that failed or did not answer
 Anchored = Callable[[bytes, int, float], None]
+# silent(side, now): that party's media stopped (the media timeout)
+Silent = Callable[[Side, float], None]
 
 
 class MediaRelay(Protocol):
@@ -177,6 +179,10 @@ class MediaRelay(Protocol):
     ) -> None:
         """`party` sent `sdp` (an offer, or else an answer): `done` gets the SDP to send
         the other party, at once (`now`) or later from the pump."""
+
+    def watch(self, call_id: str, silent: Silent) -> None:
+        """The call is answered: `silent(side, now)` once, from the pump, when that
+        party's RTP stops for `server.media.timeout_seconds` while nobody is on hold."""
 
     def release(self, call_id: str) -> None:
         """The call is over: its ports are free again."""

@@ -389,6 +389,7 @@ class Call:
                 return
             if status == 200:
                 self._send_to_caller(200, "OK", at, None, body, content_type)
+                self.media.watch(self._media_stopped)
                 return
             # the relay cannot carry the answer: the caller is refused, the callee
             # (answered already) gets its ACK and a BYE
@@ -449,6 +450,7 @@ class Call:
         def to_the_picker(body: bytes, status: int, at: float) -> None:
             if status == 200 and self.phase is CallPhase.ANSWERED:
                 self._answer_inbound(picker, body, "application/sdp", at)
+                self.media.watch(self._media_stopped)
 
         self.media.carry(picker_party, to_caller, False, to_the_caller, now)
         self.media.carry(self._party(True), to_picker, False, to_the_picker, now)
@@ -763,7 +765,18 @@ class Call:
         self.host.sip.send_response(response, now)
 
     # -- the end ------------------------------------------------------------------------
-    def hang_up(self, now: float, *, from_caller: bool | None) -> None:
+    def _media_stopped(self, side: Side, now: float) -> None:
+        """The relay heard no RTP from one party for `server.media.timeout_seconds` while
+        nobody was on hold: its phone lost power or network, or a BYE was lost. The call
+        is over for both (BYE each way), so no extension stays busy for ever."""
+        if self.phase is not CallPhase.ANSWERED:
+            return
+        leg = self.a if side is Side.CALLER else self.b
+        key = leg.caller if isinstance(leg, InboundLeg) else leg.callee if leg else None
+        self.log.warning("call.media_timeout", silent=side.value, extension=_ext(key))
+        self.hang_up(now, from_caller=None, why="media timeout")
+
+    def hang_up(self, now: float, *, from_caller: bool | None, why: str | None = None) -> None:
         """End an answered call: BYE to the side(s) that did not hang up."""
         if self.phase is CallPhase.ENDED:
             return
@@ -778,7 +791,7 @@ class Call:
             else:
                 self._send_bye(leg, now)
         by = "caller" if from_caller else "callee" if from_caller is False else "switch"
-        self.end("hangup by " + by, now)
+        self.end(why or "hangup by " + by, now)
 
     def _send_bye(self, leg: InboundLeg | OutboundLeg, now: float) -> None:
         if leg.dialog is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from ..ports import MediaRelay, RelayParty
+from ..ports import MediaRelay, RelayParty, Silent
 
 # carried(sdp, status, now): the SDP to send on (status 200), or b"" and the failure
 Carried = Callable[[bytes, int, float], None]
@@ -80,6 +80,11 @@ class MediaPath:
             step = self._queue.popleft()
             step.then(sdp if status == 200 else b"", status, now)
         self._next(now)
+
+    def watch(self, silent: Silent) -> None:
+        """The call is answered: the relay reports a party whose media stops."""
+        if self._relay is not None and self.anchored:
+            self._relay.watch(self._call_id, silent)
 
     def release(self) -> None:
         """The call is over: the relay frees its ports; what still waits is dropped."""

@@ -132,6 +132,7 @@ class AnchoredCall:
         self.streams = (RelayedStream(), RelayedStream())  # RTP, RTCP
         self._origins = {Side.CALLER: _Origin(session_id), Side.CALLEE: _Origin(session_id + 1)}
         self._described: dict[Side, Described] = {}
+        self.described_at = 0.0  # when the last SDP came (media may pause around it)
 
     @property
     def rtp_stream(self) -> RelayedStream:
@@ -141,13 +142,15 @@ class AnchoredCall:
     def rtcp_stream(self) -> RelayedStream:
         return self.streams[1]
 
-    def described(self, side: Side, sdp: bytes, signalling_ip: str) -> bytes:
-        """`side` sent `sdp` (an offer or an answer): the SDP to send the other party.
+    def described(self, side: Side, sdp: bytes, signalling_ip: str, now: float = 0.0) -> bytes:
+        """`side` sent `sdp` (an offer or an answer) at `now`: the SDP to send the other
+        party.
 
         The party may have moved (a re-INVITE, a new fork answering): its latch is
         released and media for it goes to its SDP's address until its packets come."""
         description = describe(sdp)
         self._described[side] = description
+        self.described_at = now
         rtp = description.address
         rtcp = (rtp[0], rtp[1] + 1) if rtp is not None else None
         self.rtp_stream.described(side, rtp, signalling_ip)
@@ -164,3 +167,15 @@ class AnchoredCall:
     def holding(self) -> bool:
         """Is either party on hold (so silence from it is expected)?"""
         return any(d.holding for d in self._described.values())
+
+    def silent_side(self, now: float, timeout: float) -> Side | None:
+        """The party whose RTP has not come for `timeout` seconds (counted from its last
+        packet, or from the last SDP of either party), while both have described their
+        media and neither is on hold; None when both are heard."""
+        if len(self._described) < 2 or self.holding():
+            return None
+        for side in Side:
+            heard = max(self.rtp_stream.silent_since(side) or 0.0, self.described_at)
+            if now - heard >= timeout:
+                return side
+        return None

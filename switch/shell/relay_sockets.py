@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
+from collections.abc import Callable
 from typing import Any, cast
 
 import structlog
@@ -24,9 +25,11 @@ from switch.media.anchor import AnchoredCall
 from switch.media.port_pool import PortPool, PortsExhausted
 from switch.media.relay import Address, Side
 from switch.media.sdp import SdpError
-from switch.ports import Anchored, RelayParty
+from switch.ports import Anchored, RelayParty, Silent
 
 log = structlog.get_logger("relay")
+
+Pumped = Callable[[Callable[[float], None]], None]
 
 
 class _Socket(asyncio.DatagramProtocol):
@@ -109,13 +112,26 @@ def _now() -> float:
 
 class EmbeddedRelay:
     """`ports.MediaRelay` on this host: ports from `pool` bound on `host`, named in SDP
-    as `advertise` (the address phones reach us at)."""
+    as `advertise` (the address phones reach us at). With `timeout` seconds and the
+    shell's `pumped`, a watched call whose party falls silent is reported."""
 
-    def __init__(self, host: str, pool: PortPool, advertise: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        pool: PortPool,
+        advertise: str | None = None,
+        *,
+        timeout: float = 0.0,
+        pumped: Pumped | None = None,
+    ) -> None:
         self.host = host
         self.advertise = advertise or host
         self.pool = pool
         self.calls: dict[str, RelayedCall] = {}
+        self.timeout = timeout
+        self._pumped = pumped
+        self._watched: dict[str, Silent] = {}
+        self._checking: asyncio.TimerHandle | None = None
 
     # -- ports.MediaRelay --------------------------------------------------------------------
     def anchor(
@@ -136,7 +152,7 @@ class EmbeddedRelay:
                 done(b"", 503, now)
                 return
         try:
-            body = call.anchored.described(party.side, sdp, party.signalling[0])
+            body = call.anchored.described(party.side, sdp, party.signalling[0], _now())
         except SdpError as exc:
             log.warning("relay.bad_sdp", call_id=call_id, side=party.side.value, error=str(exc))
             done(b"", 488, now)
@@ -145,6 +161,38 @@ class EmbeddedRelay:
 
     def release(self, call_id: str) -> None:
         self.close(call_id)
+
+    def watch(self, call_id: str, silent: Silent) -> None:
+        if self.timeout <= 0 or self._pumped is None or call_id not in self.calls:
+            return
+        self._watched[call_id] = silent
+        if self._checking is None:
+            self._schedule_check()
+
+    # -- the media timeout -----------------------------------------------------------------
+    def _schedule_check(self) -> None:
+        # a quarter of the timeout between looks: a silent party is found at most
+        # 25% late, and a thousand calls cost one pass a few times a minute
+        interval = min(max(self.timeout / 4, 0.25), 5.0)
+        self._checking = asyncio.get_running_loop().call_later(interval, self._check)
+
+    def _check(self) -> None:
+        self._checking = None
+        now = _now()
+        for call_id, silent in list(self._watched.items()):
+            call = self.calls.get(call_id)
+            side = call.anchored.silent_side(now, self.timeout) if call is not None else None
+            if call is None or side is not None:
+                del self._watched[call_id]
+            if side is not None:
+                self._report(call_id, side, silent)
+        if self._watched:
+            self._schedule_check()
+
+    def _report(self, call_id: str, side: Side, silent: Silent) -> None:
+        assert self._pumped is not None
+        log.info("relay.silent", call_id=call_id, side=side.value)
+        self._pumped(lambda now: silent(side, now))
 
     # -- opening and closing -----------------------------------------------------------------
     def open(self, call_id: str) -> RelayedCall:
@@ -192,6 +240,7 @@ class EmbeddedRelay:
 
     def close(self, call_id: str) -> None:
         call = self.calls.pop(call_id, None)
+        self._watched.pop(call_id, None)
         if call is None:
             return
         counts = {s.value: call.rtp.counts(s) for s in Side}
@@ -203,3 +252,6 @@ class EmbeddedRelay:
     def close_all(self) -> None:
         for call_id in list(self.calls):
             self.close(call_id)
+        if self._checking is not None:
+            self._checking.cancel()
+            self._checking = None

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 
 import bencodepy
 import structlog
 
-from switch.media.anchor import describe
+from switch.media.anchor import Described, describe
+from switch.media.relay import Side
 from switch.media.sdp import SdpError
-from switch.ports import Anchored, RelayParty
+from switch.ports import Anchored, RelayParty, Silent
 
 log = structlog.get_logger("rtpengine")
 
@@ -200,12 +202,16 @@ class RtpengineRelay:
     before anything is sent.
     """
 
-    def __init__(self, client: NgClient, pumped: Pumped) -> None:
+    def __init__(self, client: NgClient, pumped: Pumped, *, timeout: float = 0.0) -> None:
         self._client = client
         self._pumped = pumped
+        self.timeout = timeout
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: dict[str, int] = {}  # call-id -> commands in flight
         self._released: set[str] = set()  # released while a command was in flight
+        self._media: dict[str, _CallMedia] = {}  # what each call's parties said
+        self._watched: dict[str, Silent] = {}
+        self._checking: asyncio.Task[None] | None = None
 
     def anchor(
         self,
@@ -217,11 +223,15 @@ class RtpengineRelay:
         now: float,
     ) -> None:
         try:
-            describe(sdp)
+            described = describe(sdp)
         except SdpError as exc:
             log.warning("rtpengine.bad_sdp", call_id=call_id, error=str(exc))
             done(b"", 488, now)
             return
+        media = self._media.setdefault(call_id, _CallMedia())
+        media.sides[party.tag] = party.side
+        media.described[party.side] = described
+        media.described_at = time.time()
         params = _ng_params(call_id, party, sdp, offer)
         self._busy[call_id] = self._busy.get(call_id, 0) + 1
         self._spawn(self._anchor(call_id, "offer" if offer else "answer", params, done))
@@ -248,10 +258,51 @@ class RtpengineRelay:
         self._pumped(lambda now: done(body, status, now))
 
     def release(self, call_id: str) -> None:
+        self._media.pop(call_id, None)
+        self._watched.pop(call_id, None)
         if call_id in self._busy:
             self._released.add(call_id)  # deleted when the command in flight returns
             return
         self._spawn(self._delete(call_id))
+
+    def watch(self, call_id: str, silent: Silent) -> None:
+        if self.timeout <= 0 or call_id not in self._media:
+            return
+        self._watched[call_id] = silent
+        if self._checking is None:
+            self._checking = asyncio.get_running_loop().create_task(self._check_media())
+
+    async def _check_media(self) -> None:
+        """Every quarter of the timeout, `query` each watched call: a party whose RTP
+        stream's `last packet` (rtpengine's wall-clock seconds) is older than the timeout,
+        and older than the last SDP, is reported silent, unless someone is on hold."""
+        interval = min(max(self.timeout / 4, 0.25), 5.0)
+        try:
+            while self._watched:
+                await asyncio.sleep(interval)
+                for call_id in list(self._watched):
+                    await self._check_call(call_id)
+        finally:
+            self._checking = None
+
+    async def _check_call(self, call_id: str) -> None:
+        try:
+            reply = await self._client.command("query", {"call-id": call_id})
+        except RtpengineError as exc:
+            log.warning("rtpengine.query_failed", call_id=call_id, error=str(exc))
+            return
+        media = self._media.get(call_id)
+        silent = self._watched.get(call_id)
+        if media is None or silent is None or media.holding():
+            return
+        now = time.time()
+        for tag, last in _last_rtp_packets(reply).items():
+            side = media.sides.get(tag)
+            if side is not None and now - max(last, media.described_at) >= self.timeout:
+                del self._watched[call_id]
+                log.info("relay.silent", call_id=call_id, side=side.value)
+                self._pumped(lambda at: silent(side, at))
+                return
 
     async def _delete(self, call_id: str) -> None:
         try:
@@ -264,6 +315,38 @@ class RtpengineRelay:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+class _CallMedia:
+    """What the parties of one call said in their SDP, for the media timeout."""
+
+    __slots__ = ("sides", "described", "described_at")
+
+    def __init__(self) -> None:
+        self.sides: dict[str, Side] = {}  # the ng tag of each party
+        self.described: dict[Side, Described] = {}
+        self.described_at = 0.0
+
+    def holding(self) -> bool:
+        return len(self.described) < 2 or any(d.holding for d in self.described.values())
+
+
+def _last_rtp_packets(reply: Reply) -> dict[str, float]:
+    """tag -> `last packet` of its RTP stream, from a `query` reply."""
+    out: dict[str, float] = {}
+    tags = reply.get("tags")
+    if not isinstance(tags, dict):
+        return out
+    for tag, info in tags.items():
+        medias = info.get("medias") if isinstance(info, dict) else None
+        for media in medias if isinstance(medias, list) else []:
+            streams = media.get("streams") if isinstance(media, dict) else None
+            for stream in streams if isinstance(streams, list) else []:
+                flags = stream.get("flags", []) if isinstance(stream, dict) else []
+                last = stream.get("last packet") if isinstance(stream, dict) else None
+                if "RTP" in flags and isinstance(last, int):
+                    out[tag] = max(out.get(tag, 0.0), float(last))
+    return out
 
 
 def _ng_params(call_id: str, party: RelayParty, sdp: bytes, offer: bool) -> dict[str, NgValue]:

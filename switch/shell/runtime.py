@@ -180,14 +180,18 @@ class Runtime:
         does not stop the switch)."""
         media = self.config.server.media
         if media.relay == "embedded":
-            self.embedded_relay = EmbeddedRelay(host, pool, advertise)
+            self.embedded_relay = EmbeddedRelay(
+                host, pool, advertise, timeout=media.timeout_seconds, pumped=self.run_pumped
+            )
             self.relay = self.embedded_relay
         elif media.relay == "rtpengine" and media.rtpengine is not None:
             self.ng_client = NgClient(parse_ng_address(media.rtpengine))
             await self.ng_client.start()
             if not await self.ng_client.ping():
                 log.error("rtpengine.unreachable", rtpengine=media.rtpengine)
-            self.relay = RtpengineRelay(self.ng_client, self.run_pumped)
+            self.relay = RtpengineRelay(
+                self.ng_client, self.run_pumped, timeout=media.timeout_seconds
+            )
         log.info("media.relay", relay=media.relay)
 
     def _flush_periodically(self) -> None:

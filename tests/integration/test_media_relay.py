@@ -7,6 +7,7 @@ do from the relay's point of view.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import time
@@ -310,3 +311,78 @@ def test_silent_rtpengine_fails_relayed_calls_with_503_and_voicemail_still_answe
             caller.close()
             phone.close()
             switch.stop()
+
+
+def keep_sending(phone: RtpPhone, to: tuple[str, int], seconds: float) -> None:
+    for _ in range(int(seconds / 0.02)):
+        phone.send_frame(to)
+        time.sleep(0.02)
+
+
+def _bye_answered(phone: RawPhone, within: float) -> Request | None:
+    bye = phone.next_message(within, lambda m: isinstance(m, Request) and m.method == "BYE")
+    if isinstance(bye, Request):
+        phone.sock.sendto(serialize(make_response(bye, 200)), phone.target)
+        return bye
+    return None
+
+
+@pytest.mark.parametrize("relay", ["embedded", "rtpengine"])
+def test_a_party_whose_media_stops_ends_the_call_for_both(tmp_path: Path, relay: str) -> None:
+    # The callee's phone dies after a second of talk (no BYE: it lost power); the caller
+    # keeps talking. After server.media.timeout_seconds both get BYE, and 202 is free.
+    with contextlib.ExitStack() as stack:
+        media: dict[str, object] = {"relay": relay, "timeout_seconds": 2}
+        if relay == "rtpengine":
+            daemon = stack.enter_context(rtpengine_daemon(tmp_path / "rtpengine"))
+            media["rtpengine"] = daemon.ng_address
+        switch = start_switch(tmp_path / "switch", server_extra={"media": media})
+        stack.callback(switch.stop)
+        call = NatedCall(switch)
+        stack.callback(call.close)
+        to_callee = media_address(call.callee_offer)
+        to_caller = media_address(call.answer.body)
+        talk(call.caller_rtp, to_caller, call.callee_rtp, to_callee)
+        keep_sending(call.caller_rtp, to_caller, 4.0)
+        assert _bye_answered(call.callee, 1.0) is not None, "the dead phone got no BYE"
+        assert _bye_answered(call.caller, 1.0) is not None, "the caller got no BYE"
+        [timeout] = [e for e in switch.events() if e.get("event") == "call.media_timeout"]
+        assert timeout["silent"] == "callee" and timeout["extension"] == "202@acme"
+        assert timeout["call_id"] == call.caller.call_id
+        idle = [
+            e
+            for e in switch.events()
+            if e.get("event") == "extension.state" and e.get("extension") == "202"
+        ]
+        assert idle[-1]["state"] == "idle"
+
+
+def test_a_call_on_hold_is_not_ended_for_its_silence(tmp_path: Path) -> None:
+    media = {"timeout_seconds": 1}
+    switch = start_switch(tmp_path / "switch", server_extra={"media": media})
+    call = NatedCall(switch)
+    try:
+        held = nated_sdp("127.0.0.77", 40000).replace(b"a=ptime:20", b"a=ptime:20\r\na=sendonly")
+        uri = str(call.answer.contacts[0].uri)
+        reinvite = call.caller.request(
+            "INVITE", uri, ["Content-Type: application/sdp"], held, to=call.answer.get("to")
+        )
+        call.caller.sock.sendto(reinvite, call.caller.target)
+        offered = _next(call.callee, "INVITE")
+        assert isinstance(offered, Request) and b"a=sendonly" in offered.body
+        ok = make_response(offered, 200)
+        ok.add("contact", f"<sip:202@127.0.0.1:{call.callee.port}>")
+        ok.add("content-type", "application/sdp")
+        ok.body = nated_sdp("127.0.0.78", 40002).replace(b"a=ptime:20", b"a=ptime:20\r\na=recvonly")
+        call.callee.sock.sendto(serialize(ok), call.callee.target)
+        answered = _next(call.caller, 200)
+        assert isinstance(answered, Response) and b"a=recvonly" in answered.body
+        call.caller.cseq -= 1  # the ACK has its re-INVITE's CSeq number (RFC 3261 §13.2.2.4)
+        ack = call.caller.request("ACK", uri, to=call.answer.get("to"))
+        call.caller.sock.sendto(ack, call.caller.target)
+        # three timeouts of silence on hold: nobody is hung up
+        assert _bye_answered(call.callee, 3.0) is None
+        assert not [e for e in switch.events() if e.get("event") == "call.media_timeout"]
+    finally:
+        call.close()
+        switch.stop()

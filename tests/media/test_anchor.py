@@ -93,3 +93,33 @@ def test_no_address_of_the_party_survives_the_rewrite(body: list[str]) -> None:
     out = rewrite(sdp, "127.0.0.1", 30000, (1, 1))
     assert b"10.0.0.1" not in out
     assert out.count(b"\r\nm=") == sdp.count(b"\r\nm=")  # no stream lost or added
+
+
+def _answered_call() -> AnchoredCall:
+    call = AnchoredCall("127.0.0.1", {Side.CALLER: 20000, Side.CALLEE: 20002}, 7)
+    call.described(Side.CALLER, NATED_OFFER, "203.0.113.5", now=100.0)
+    call.described(Side.CALLEE, NATED_OFFER.replace(b"192.0.2.10", b"192.0.2.20"), "x", 100.0)
+    return call
+
+
+def test_a_party_silent_for_the_timeout_is_named() -> None:
+    call = _answered_call()
+    rtp = b"\x80" + bytes(20)
+    assert call.silent_side(159.0, 60.0) is None  # counted from the last SDP
+    call.rtp_stream.packet_from(Side.CALLER, ("203.0.113.5", 4000), rtp, 150.0)
+    assert call.silent_side(160.0, 60.0) is Side.CALLEE  # the caller was heard at 150
+    call.rtp_stream.packet_from(Side.CALLEE, ("198.51.100.1", 4000), rtp, 155.0)
+    assert call.silent_side(209.0, 60.0) is None
+    assert call.silent_side(210.0, 60.0) is Side.CALLER
+
+
+def test_silence_on_hold_or_before_both_described_is_not_reported() -> None:
+    call = AnchoredCall("127.0.0.1", {Side.CALLER: 20000, Side.CALLEE: 20002}, 7)
+    call.described(Side.CALLER, NATED_OFFER, "203.0.113.5", now=0.0)
+    assert call.silent_side(1000.0, 60.0) is None  # nobody answered yet
+    call = _answered_call()
+    call.described(Side.CALLER, NATED_OFFER.replace(b"a=sendrecv", b"a=sendonly"), "x", 100.0)
+    assert call.silent_side(1000.0, 60.0) is None
+    call.described(Side.CALLER, NATED_OFFER, "x", 500.0)  # resumed: counted from here
+    assert call.silent_side(559.0, 60.0) is None
+    assert call.silent_side(560.0, 60.0) is Side.CALLER
