@@ -301,8 +301,11 @@ class RtpengineRelay:
             if side is not None and now - max(last, media.described_at) >= self.timeout:
                 del self._watched[call_id]
                 log.info("relay.silent", call_id=call_id, side=side.value)
-                self._pumped(lambda at: silent(side, at))
+                self._report(silent, side)
                 return
+
+    def _report(self, silent: Silent, side: Side) -> None:
+        self._pumped(lambda at: silent(side, at))
 
     async def _delete(self, call_id: str) -> None:
         try:
