@@ -459,6 +459,12 @@ class _Checker:
 
 
     def _check_media(self) -> None:
+        expires = self._config.server.session_expires
+        if 0 < expires < 90:
+            self.add(
+                ("server", "session_expires"),
+                f"session_expires {expires} is below 90 s, RFC 4028's smallest (0 turns it off)",
+            )
         media = self._config.server.media
         if media.relay == "rtpengine" and media.rtpengine is None:
             self.add(

@@ -268,6 +268,9 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     rtp_ports: Annotated[str, Meta(pattern=PORT_RANGE_PATTERN)] = "10000-20000"
     nat: NatSettings = msgspec.field(default_factory=NatSettings)
     media: MediaSettings = msgspec.field(default_factory=MediaSettings)
+    session_expires: Annotated[int, Meta(ge=0)] = 1800
+    """RFC 4028 session interval the switch asks for on every leg; dead sessions end
+    after it. 0 turns session timers off; otherwise at least 90 (Min-SE)."""
 
 
 # --- features -------------------------------------------------------------------------------

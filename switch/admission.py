@@ -17,7 +17,7 @@ from .directory import Customer, Directory
 # response with status code 420 (Bad Extension)" and list it in Unsupported. Accepting
 # `replaces` or `path` without carrying them out would break transfers and proxies
 # silently; they are added here with the features that implement them.
-SUPPORTED_EXTENSIONS: frozenset[str] = frozenset()
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"timer"})  # RFC 4028, calls/session_timer.py
 
 
 def unsupported_requires(request: Request) -> list[str]:

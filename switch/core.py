@@ -55,7 +55,7 @@ from .registration.service import RegisterService
 from .routing import Caller
 from .storage.hunt_state import HuntState
 from .storage.state_store import StateStore
-from .timers import TimerHeap
+from .timers import Timer, TimerHeap
 
 log = structlog.get_logger("switch")
 
@@ -90,12 +90,14 @@ class Switch:
         mailbox_index: MailboxIndex,
         media: MediaPort | None = None,
         relay: MediaRelay | None = None,
+        session_expires: int = 0,
         invite_401_user_agents: tuple[str, ...] = (),
         keepalive_seconds: float = 0.0,
     ) -> None:
         self.sip = endpoint
         self.ids = ids
         self.relay = relay  # None: SDP passes end to end (server.media.relay: off)
+        self.session_expires = session_expires  # RFC 4028 on every leg; 0: off
         self.location = location
         self.state_store = state_store
         self._contacts = contacts
@@ -302,6 +304,9 @@ class Switch:
         if key is not None:
             self.lines.connect(key, call.call_id)
         return call
+
+    def call_at(self, when: float, callback: Callable[[float], None]) -> Timer:
+        return self.timers.call_at(when, callback)
 
     def contact_for(self, transport: Transport) -> str:
         return self._contacts[transport]

@@ -34,8 +34,10 @@ from ..timers import Timer
 from .legs import ForkState, InboundLeg, OutboundLeg
 from .line_state import ExtensionKey, ExtensionStates
 from .media_path import MediaPath
+from .refresher import RefreshedLeg, SessionRefresher
 from .relay_headers import copy_end_to_end
 from .ring_step import RingStep
+from .session_timer import MIN_SE, too_small
 
 COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
 # What a dialog with the switch accepts (in-dialog requests are relayed to the other party).
@@ -76,6 +78,10 @@ class CallHost(Protocol):
     def lines(self) -> ExtensionStates: ...
     @property
     def relay(self) -> MediaRelay | None: ...
+    @property
+    def session_expires(self) -> int: ...
+
+    def call_at(self, when: float, callback: Callable[[float], None]) -> Timer: ...
 
     def contact_for(self, transport: Transport) -> str: ...
     def index_tx(self, tx_id: str, call: Call) -> None: ...
@@ -137,6 +143,7 @@ class Call:
         "media",
         "offer_to_callees",
         "early_answer_by",
+        "refresher",
     )
 
     def __init__(self, host: CallHost, a: InboundLeg, now: float) -> None:
@@ -170,6 +177,7 @@ class Call:
         # the caller's offer as every fork gets it: the relay's, once anchored
         self.offer_to_callees = a.invite.body
         self.early_answer_by: OutboundLeg | None = None  # the fork answering on a.local_tag
+        self.refresher = SessionRefresher(self, a.invite.call_id)  # RFC 4028 on both legs
 
     @property
     def call_id(self) -> str:
@@ -222,6 +230,9 @@ class Call:
 
     # -- responses from the callee side ---------------------------------------------------
     def on_response(self, tx_id: str, response: Response, now: float) -> None:
+        if self.refresher.owns(tx_id):
+            self.refresher.on_response(tx_id, response, now)
+            return
         fork = self.forks.get(tx_id)
         if fork is not None and response.cseq.method == "INVITE":
             self._on_fork_response(fork, response, now)
@@ -316,6 +327,8 @@ class Call:
         self.phase = CallPhase.ANSWERED
         self.answered_at = now
         self.host.index_dialog(dialog.key, self)
+        self.refresher.answered(fork, response)
+        self.refresher.refreshed(fork, now)
         if self.a.invite.body:
             self._send_ack(fork, dialog, response.cseq.seq, b"", None)
         else:
@@ -343,6 +356,8 @@ class Call:
         content_type: str | None,
     ) -> None:
         ack = dialog.create_request("ACK", body, content_type, cseq=seq)
+        if body:
+            leg.refresh.last_sdp = body
         dest, transport = leg.peer
         self.host.sip.send_ack(ack, dest, transport)
 
@@ -366,6 +381,8 @@ class Call:
         if body:
             response.add("content-type", content_type or "application/sdp")
             response.body = body
+        if 200 <= status < 300:
+            self.refresher.answering(a, a.invite, response)
         if status >= 200:
             a.final_sent = True
             self.final_status = status
@@ -375,6 +392,8 @@ class Call:
             a.early_tags.add(tag)
             self.host.index_dialog((self.call_id, tag), self)
         self.host.sip.send_response(response, now)
+        if 200 <= status < 300:
+            self._confirmed(a, body, now)
 
     def _answer_caller(self, fork: OutboundLeg, response: Response, now: float) -> None:
         """The winning fork's 2xx confirms the caller's early dialog of that fork (§13.2.2.4:
@@ -490,10 +509,18 @@ class Call:
         if body:
             response.add("content-type", content_type or "application/sdp")
             response.body = body
+        self.refresher.answering(leg, leg.invite, response)
         leg.final_sent = True
         if leg is self.a:
             self.final_status = 200
         self.host.sip.send_response(response, now)
+        self._confirmed(leg, body, now)
+
+    def _confirmed(self, leg: InboundLeg | OutboundLeg, sdp: bytes, now: float) -> None:
+        """Our 2xx on `leg` confirmed (or refreshed) its session, with `sdp` if any."""
+        if sdp:
+            leg.refresh.last_sdp = sdp
+        self.refresher.refreshed(leg, now)
 
     def _answer_inbound_failure(self, leg: InboundLeg, status: int, now: float) -> None:
         response = make_response(leg.invite, status, _media_failure(status), to_tag=leg.local_tag)
@@ -561,6 +588,10 @@ class Call:
             self._answer(request, 200, "OK", now)
             self.hang_up(now, from_caller=from_caller)
             return
+        if request.method in ("INVITE", "UPDATE") and too_small(request):
+            # RFC 4028 §9: "the UAS MUST reject it with a 422 ... and a Min-SE"
+            self._answer(request, 422, "Session Interval Too Small", now, [("min-se", str(MIN_SE))])
+            return
         self._relay_request(request, tx_id, from_caller, now)
 
     def _on_early_request(self, request: Request, now: float) -> None:
@@ -627,6 +658,11 @@ class Call:
                 return
             sent = dialog.create_request(request.method, body, content_type)
             copy_end_to_end(request, sent)
+            if request.method in ("INVITE", "UPDATE"):
+                for name, value in self.refresher.request_headers(towards):
+                    sent.add(name, value)
+            if body:
+                towards.refresh.last_sdp = body
             mf = _max_forwards(request)
             sent.set("max-forwards", str(mf - 1 if mf > 0 else 0))
             dest, transport = towards.peer
@@ -659,6 +695,13 @@ class Call:
         copy_end_to_end(response, out)
         if response.status == 100:
             return
+        # RFC 4028 §10: a 2xx to a re-INVITE or UPDATE refreshes the session of both legs
+        refreshes = 200 <= response.status < 300 and method in ("INVITE", "UPDATE")
+        if refreshes and other is not None:
+            self.refresher.answered(other, response)
+            self.refresher.refreshed(other, now)
+        if refreshes:
+            self.refresher.answering(mine_leg, source, out)
 
         def send(body: bytes, content_type: str | None, status: int, at: float) -> None:
             if status != 200:
@@ -667,6 +710,8 @@ class Call:
                 out.add("content-type", content_type or "application/sdp")
                 out.body = body
             self.host.sip.send_response(out, at)
+            if refreshes and mine_leg is not None:
+                self._confirmed(mine_leg, body, at)
 
         # the response answers the relayed offer, or offers when the request had none
         offer = not relay.sent.body
@@ -694,7 +739,9 @@ class Call:
             response.add("allow", ALLOW)
             response.add("content-type", "application/sdp")
             response.body = body
+            self.refresher.answering(self.a, request, response)
             self.host.sip.send_response(response, now)
+            self._confirmed(self.a, body, now)
             return
         if request.method in ("INFO", "UPDATE", "OPTIONS", "NOTIFY"):
             if request.method in TARGET_REFRESH and self.a.dialog is not None:
@@ -759,10 +806,52 @@ class Call:
         caller_tag = self.a.invite.from_.tag or ""
         return RelayParty(Side.CALLEE, response.to.tag or "", caller_tag, fork.peer[0])
 
-    def _answer(self, request: Request, status: int, reason: str, now: float) -> None:
+    def _answer(
+        self,
+        request: Request,
+        status: int,
+        reason: str,
+        now: float,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
         tag = request.to.tag
         response = make_response(request, status, reason, to_tag=None if tag else self.a.local_tag)
+        for name, value in headers or ():
+            response.add(name, value)
         self.host.sip.send_response(response, now)
+
+    # -- refresh.RefreshHost: what the session timers need of the call -----------------------
+    @property
+    def session_expires(self) -> int:
+        return self.host.session_expires
+
+    def call_at(self, when: float, callback: Callable[[float], None]) -> Timer:
+        return self.host.call_at(when, callback)
+
+    def send_request(self, leg: RefreshedLeg, request: Request, now: float) -> str:
+        dest, transport = leg.peer
+        tx_id = self.host.sip.send_request(request, dest, transport, now)
+        self.host.index_tx(tx_id, self)
+        return tx_id
+
+    def send_ack(self, leg: RefreshedLeg, ack: Request) -> None:
+        dest, transport = leg.peer
+        self.host.sip.send_ack(ack, dest, transport)
+
+    def invite_pending(self) -> bool:
+        relayed = any(r.sent.method == "INVITE" for r in self.relays.values())
+        return relayed or self.pending_ack is not None or self.awaiting_answer
+
+    def session_dead(self, leg: RefreshedLeg, why: str, now: float) -> None:
+        if self.phase is CallPhase.ANSWERED:
+            self.hang_up(now, from_caller=None, why=why)
+
+    def answered_refresh(self, leg: RefreshedLeg, response: Response, now: float) -> None:
+        """A party's answer to our refresh re-INVITE: the relay learns it (its media may
+        have moved); the other party's view of the relay does not change."""
+        sdp = _sdp_of(response)
+        if sdp:
+            self.media.carry(self._party(leg is self.a), sdp, False, _ignore, now)
 
     # -- the end ------------------------------------------------------------------------
     def _media_stopped(self, side: Side, now: float) -> None:
@@ -817,6 +906,9 @@ class Call:
     def on_timeout(self, tx_id: str, now: float, status: int = 408) -> None:
         """Timer B/F or a transport failure on one of our client transactions, taken as
         a `status` response: 408, or 513 for a request too large to send."""
+        if self.refresher.owns(tx_id):
+            self.refresher.on_timeout(tx_id, now)
+            return
         fork = self.forks.get(tx_id)
         if fork is not None:
             if fork.state in (ForkState.TRYING, ForkState.RINGING, ForkState.CANCELLING):
@@ -843,6 +935,7 @@ class Call:
         if isinstance(self.b, InboundLeg) and self.b.caller is not None:
             lines.release(self.b.caller, self.call_id)  # a picker
         self.stop_ring_timer()
+        self.refresher.stop(self.a, self.b, *self.forks.values())
         self.media.release()
         if self.app is not None:
             self.app.close()
@@ -872,6 +965,10 @@ def best_failure(statuses: list[int]) -> int:
     # can shorten it (§21.5.14 "The server was unable to process the request since the
     # message length exceeded its capabilities").
     return 513 if 513 in statuses else 480
+
+
+def _ignore(body: bytes, status: int, now: float) -> None:
+    """The relay's SDP for the other party, when that party needs no new SDP."""
 
 
 def _sdp_of(message: Request | Response) -> bytes:

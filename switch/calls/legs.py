@@ -17,6 +17,7 @@ from sipstack.message import Request
 from sipstack.transport import Address, Transport
 
 from .line_state import ExtensionKey
+from .session_timer import LegRefresh, allows_update
 
 Peer = tuple[Address, Transport]
 
@@ -39,6 +40,7 @@ class InboundLeg:
         "caller",
         "final_sent",
         "early_tags",
+        "refresh",
     )
 
     def __init__(
@@ -54,6 +56,8 @@ class InboundLeg:
         # the to-tags of the early dialogs our tagged provisionals made (one per fork that
         # sent one); the 2xx confirms one of them and `local_tag` becomes that tag
         self.early_tags: set[str] = set()
+        self.refresh = LegRefresh()  # the session timer of the caller's dialog
+        self.refresh.allows_update = allows_update(invite)
 
     def has_dialog_tag(self, tag: str | None) -> bool:
         """Is `tag` the to-tag of this leg's dialog, confirmed or early?"""
@@ -71,6 +75,7 @@ class OutboundLeg:
         "last_status",
         "started_at",
         "caller_tag",
+        "refresh",
     )
 
     def __init__(
@@ -87,3 +92,5 @@ class OutboundLeg:
         # the To tag this fork's answers reach the caller with, once it has answered
         # (early media or 2xx); see `Call._caller_tag`
         self.caller_tag = ""
+        self.refresh = LegRefresh()  # the session timer of this fork's dialog, once answered
+        self.refresh.last_sdp = invite.body

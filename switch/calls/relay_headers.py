@@ -23,9 +23,6 @@ END_TO_END: Mapping[str, str] = {
     "unsupported": "the far party's 420 is meaningless without it",
     "retry-after": "when to try again, of a 491/503/486/600 (§14.1, §20.33)",
     "warning": "why the far party refused the session (§20.43), e.g. in a 488",
-    # session timers, carried end to end while the switch does not take part (RFC 4028)
-    "session-expires": "the session interval the parties negotiate (RFC 4028 §4)",
-    "min-se": "the smallest session interval, of a request or a 422 (RFC 4028 §5)",
     # capabilities of the far party (§20.1, §20.5; a 405 'MUST' carry Allow, a 415 Accept)
     "accept": "the bodies the far party takes, a 415 lists them (§21.4.13)",
     "accept-encoding": "as Accept (§20.2)",
@@ -50,13 +47,25 @@ END_TO_END: Mapping[str, str] = {
 # the exception, it is the redirect target, §21.3), To, From, Call-ID, CSeq,
 # Max-Forwards (decremented by the caller), Content-Length and Content-Type (set with the
 # body), Authorization, Proxy-Authorization, Proxy-Authenticate, WWW-Authenticate,
-# Proxy-Require (each hop's credentials and challenges), RSeq/RAck (per dialog), and
-# anything unknown.
+# Proxy-Require (each hop's credentials and challenges), RSeq/RAck (per dialog),
+# Session-Expires and Min-SE (each leg negotiates its own session timer with the switch,
+# RFC 4028; `calls/session_timer.py`), and anything unknown. The option tag `timer` is
+# taken out of a copied Require or Supported for the same reason.
+PER_LEG_OPTION_TAGS = frozenset({"timer"})
 
 
 def copy_end_to_end(source: Request | Response, target: Request | Response) -> None:
     """Add to `target` every header of `source` that passes to the other leg, in order."""
     redirect = isinstance(source, Response) and 300 <= source.status < 400
     for name, value in source.headers:
+        if name in ("require", "supported"):
+            value = _without_per_leg_tags(value)
+            if not value:
+                continue
         if name in END_TO_END or (redirect and name == "contact"):
             target.add(name, value)
+
+
+def _without_per_leg_tags(value: str) -> str:
+    tags = (tag.strip() for tag in value.split(","))
+    return ", ".join(t for t in tags if t and t.lower() not in PER_LEG_OPTION_TAGS)

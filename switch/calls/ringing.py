@@ -38,6 +38,7 @@ from .call import ALLOW, Call, CallPhase, best_failure
 from .legs import OutboundLeg
 from .line_state import ExtensionKey
 from .ring_step import RingStep, StepOwner
+from .session_timer import TIMER, request_headers
 
 log = structlog.get_logger("switch.ringing")
 
@@ -242,6 +243,10 @@ def build_outbound_invite(
         ("contact", contact),
         ("allow", ALLOW),
     ]
+    if call.host.session_expires:
+        # RFC 4028 §7.1: we ask for a session interval; the callee picks the refresher
+        headers.append(("supported", TIMER))
+        headers.extend(request_headers(None, call.host.session_expires))
     offer = call.offer_to_callees  # the caller's SDP, or the relay's in its place
     content_type = a.get("content-type")
     if offer and content_type is not None:

@@ -42,6 +42,7 @@ from ..routing import (
     route,
 )
 from .call import Call
+from .session_timer import MIN_SE, too_small
 
 log = structlog.get_logger("switch.router")
 
@@ -126,6 +127,10 @@ class CallRouter:
             return False
         if max_forwards == 0:
             reply(request, 483, now)
+            return False
+        if too_small(request):
+            # RFC 4028 §9: an interval below our Min-SE gets 422 with the Min-SE we take
+            reply(request, 422, now, headers=[("min-se", str(MIN_SE))])
             return False
         if not isinstance(request.uri, SipUri | TelUri):
             reply(request, 416, now)

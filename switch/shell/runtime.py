@@ -141,6 +141,7 @@ class Runtime:
             mailbox_index=index,
             media=RuntimeMedia(self.media_server, self.run_pumped),
             relay=self.relay,
+            session_expires=server.session_expires,
             invite_401_user_agents=auth.invite_401_user_agents,
             keepalive_seconds=float(server.nat.keepalive_seconds),
         )

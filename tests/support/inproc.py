@@ -178,6 +178,7 @@ class InProcessSwitch:
         state_dir: Path | None = None,
         timed: bool = False,
         relay: MediaRelay | None = None,
+        session_expires: int = 0,
     ) -> None:
         self.now = START
         self.timed = timed
@@ -208,6 +209,7 @@ class InProcessSwitch:
             mailbox_index=self.mailbox_index,
             media=self.media,
             relay=relay,
+            session_expires=session_expires,
         )
         self.inbox: dict[Address, list[bytes]] = {}
         for number, address in (registered or {}).items():

@@ -27,6 +27,8 @@ HOP_OR_DIALOG = [
     "proxy-require",
     "rseq",
     "rack",
+    "session-expires",
+    "min-se",
 ]
 
 
@@ -60,13 +62,28 @@ def test_only_a_redirect_passes_its_contact() -> None:
 
 def test_request_headers_keep_their_order_and_repeats() -> None:
     request = _request()
-    request.add("supported", "timer")
+    request.add("supported", "replaces")
+    request.add("subject", "one")
     request.add("supported", "100rel")
-    request.add("session-expires", "1800")
+    request.add("subject", "two")
     out = Request("INVITE", request.uri, [])
     copy_end_to_end(request, out)
     assert out.headers == [
-        ("supported", "timer"),
+        ("supported", "replaces"),
+        ("subject", "one"),
         ("supported", "100rel"),
-        ("session-expires", "1800"),
+        ("subject", "two"),
     ]
+
+
+def test_session_timer_headers_stay_on_their_leg() -> None:
+    # RFC 4028 between the switch and each party: the far party's interval, refresher
+    # and `timer` tag are not the other leg's (the switch adds its own there)
+    request = _request()
+    request.add("supported", "timer")
+    request.add("require", "timer, 100rel")
+    request.add("session-expires", "1800;refresher=uac")
+    request.add("min-se", "90")
+    out = Request("INVITE", request.uri, [])
+    copy_end_to_end(request, out)
+    assert out.headers == [("require", "100rel")]
