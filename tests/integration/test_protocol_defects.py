@@ -407,13 +407,15 @@ def test_relayed_reinvite_and_its_refusal_keep_their_end_to_end_headers(tmp_path
         extra = [
             "Content-Type: application/sdp",
             "Supported: timer",
-            "Session-Expires: 1800;refresher=uac",
+            "Session-Expires: 3600;refresher=uac",
             "Content-Disposition: session",
         ]
         call.caller.sock.sendto(call.in_dialog("INVITE", extra, OFFER), call.caller.target)
         reinvite = next(
             m for m in _got(call.callee) if isinstance(m, Request) and m.method == "INVITE"
         )
+        # the session timer is each leg's own (RFC 4028): the callee's leg keeps the
+        # switch's 1800 s, which the switch refreshes (the callee's 200 named no refresher)
         assert reinvite.get("supported") == "timer"
         assert reinvite.get("session-expires") == "1800;refresher=uac"
         assert reinvite.get("content-disposition") == "session"
