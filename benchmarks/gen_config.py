@@ -44,6 +44,9 @@ def main() -> None:
     parser.add_argument("--calls-pool", type=int, default=2000,
                         help="number of caller/callee pairs (more than calls up at once)")
     parser.add_argument("--port", type=int, default=5070)
+    parser.add_argument("--relay", default="embedded", choices=("embedded", "rtpengine", "off"),
+                        help="server.media.relay")
+    parser.add_argument("--rtpengine", default=None, help="udp:HOST:PORT of rtpengine's ng")
     parser.add_argument("--log-level", default="info",
                         choices=("debug", "info", "warning", "error"))
     args = parser.parse_args()
@@ -62,6 +65,9 @@ def main() -> None:
         f"  log_level: {args.log_level}",
         "  auth: {algorithms: [MD5, SHA-256]}",
         "  registration: {min_expires: 60, max_expires: 7200, default_expires: 7200}",
+        "  rtp_ports: 10000-30000",
+        f"  media: {{relay: {args.relay}"
+        + (f", rtpengine: '{args.rtpengine}'" if args.rtpengine else "") + "}",
         "customers:",
         "  - name: bench",
         f"    domain: {DOMAIN}",

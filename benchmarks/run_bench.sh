@@ -8,6 +8,8 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_TARGETS   targets to measure                 [switch direct]
+#   BENCH_RELAYS    the switch's server.media.relay, each measured  [embedded]
+#                   ("embedded rtpengine off": side by side; rtpengine is started by the run)
 #   BENCH_RATES     calls/s steps, comma separated     [100,200,250,300,350,400,450,500,600,800,1000,1200]
 #   DIRECT_RATES    steps for `direct`                 [500,1000,1500,2000,2500,3000]
 #   KAMAILIO_RATES  steps for `kamailio`               [500,1000,1250,1500,2000,2500]
@@ -84,7 +86,11 @@ for t in $TARGETS; do
         sippy)    install_sippy; rates=${SIPPY_RATES:-100,200,300,400,500} ;;
         *) echo "run_bench: unknown target $t" >&2; exit 2 ;;
     esac
-    "$PY" benchmarks/sipp_bench.py --target "$t" --rates "$rates" "${COMMON[@]}" \
-        --json "$OUT/results.jsonl" | grep --line-buffered -v '^{'
+    relays=embedded
+    [[ $t == switch ]] && relays=${BENCH_RELAYS:-embedded}
+    for relay in $relays; do
+        "$PY" benchmarks/sipp_bench.py --target "$t" --relay "$relay" --rates "$rates" \
+            "${COMMON[@]}" --json "$OUT/results.jsonl" | grep --line-buffered -v '^{'
+    done
 done
 "$PY" benchmarks/sipp_bench.py --summary "$OUT/results.jsonl" | tee "$OUT/summary.md"

@@ -24,6 +24,7 @@ only verify digest through RADIUS, so it runs with auth off and uac_noauth.xml).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -104,15 +105,16 @@ def rss_bytes(pids: list[int]) -> int:
 class Monitor:
     """Samples CPU seconds and memory of a process tree in a thread."""
 
-    def __init__(self, root: int, interval: float = 0.5) -> None:
+    def __init__(self, root: int, interval: float = 0.5, also: tuple[int, ...] = ()) -> None:
         self.root = root
+        self.also = also  # other processes the server depends on (rtpengine)
         self.interval = interval
         self.peak = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def snapshot(self) -> tuple[float, float, int]:
-        pids = process_tree(self.root)
+        pids = [p for root in (self.root, *self.also) for p in process_tree(root)]
         return time.monotonic(), cpu_seconds(pids), rss_bytes(pids)
 
     def start(self) -> tuple[float, float, int]:
@@ -268,13 +270,16 @@ def _ms(text: str) -> float:
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.work: Path = args.work / args.target
+        label = f"{args.target}/{args.relay}" if args.target == "switch" else args.target
+        self.work: Path = args.work / label.replace("/", "-")
+        self.stack = contextlib.ExitStack()  # an rtpengine daemon, when the relay is one
+        self.rtpengine_pid = 0
         shutil.rmtree(self.work, ignore_errors=True)
         self.work.mkdir(parents=True)
         self.server: subprocess.Popen[bytes] | None = None
         self.uas: subprocess.Popen[bytes] | None = None
         self.mon: Monitor | None = None
-        self.result = Result(args.target, time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        self.result = Result(label, time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                              args.server_core, args.sipp_core)
         self.result.nice = args.nice
         self.port = args.port
@@ -296,9 +301,20 @@ class Bench:
         a = self.args
         core = a.server_core
         target = a.target
+        relay = ["--relay", a.relay]
+        if target == "switch" and a.relay == "rtpengine":
+            sys.path.insert(0, str(ROOT))
+            from tests.support.rtpengine_daemon import rtpengine_daemon
+
+            daemon = self.stack.enter_context(
+                rtpengine_daemon(self.work / "rtpengine", ports=20000, port_min=32000)
+            )
+            self.rtpengine_pid = daemon.pid
+            relay += ["--rtpengine", daemon.ng_address]
+            self.log(f"rtpengine {daemon.ng_address}, pid {daemon.pid}")
         subprocess.run([sys.executable, str(HERE / "gen_config.py"), "--out", str(self.work),
                         "--calls-pool", str(a.pool), "--port", str(self.port),
-                        "--log-level", a.log_level], check=True)
+                        "--log-level", a.log_level, *relay], check=True)
         if target == "direct":
             return
         if target == "switch":
@@ -330,7 +346,8 @@ class Bench:
         time.sleep(1.0)
         if self.server.poll() is not None:
             raise RuntimeError(f"{target} exited at start: see {self.work}/server.out")
-        self.mon = Monitor(self.server.pid)
+        also = (self.rtpengine_pid,) if self.rtpengine_pid else ()
+        self.mon = Monitor(self.server.pid, also=also)
 
     def register(self) -> None:
         a = self.args
@@ -467,6 +484,7 @@ class Bench:
                 stop_process(self.uas, signal.SIGTERM, 5)
             if self.server:
                 stop_process(self.server, signal.SIGTERM, 30)
+            self.stack.close()
         if self.server and self.server.returncode not in (0, -15, None):
             self.result.errors.append(f"server exit status {self.server.returncode}")
         return self.result
@@ -498,6 +516,9 @@ def summary(path: Path) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--target", choices=("switch", "direct", "kamailio", "sippy"))
+    p.add_argument("--relay", choices=("embedded", "rtpengine", "off"), default="embedded",
+                   help="the switch's server.media.relay (rtpengine: a daemon is started; "
+                   "its CPU and memory are counted with the switch's)")
     p.add_argument("--summary", type=Path, default=None,
                    help="print a Markdown table of a results.jsonl and exit")
     p.add_argument("--rates", default="100,200,300,400,500,600,800,1000,1200,1500",

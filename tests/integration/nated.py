@@ -39,6 +39,17 @@ def media_address(body: bytes) -> tuple[str, int]:
     return audio.connection, audio.port
 
 
+def answer_with_sdp(
+    phone: RawPhone, request: Request, sdp: bytes, to_tag: str | None = None
+) -> None:
+    """`phone` answers `request` 200 with `sdp`, its Contact on 127.0.0.1."""
+    ok = make_response(request, 200, to_tag=to_tag)
+    ok.add("contact", f"<sip:{phone.user}@127.0.0.1:{phone.port}>")
+    ok.add("content-type", "application/sdp")
+    ok.body = sdp
+    phone.sock.sendto(serialize(ok), phone.target)
+
+
 def dominant_frequency(payloads: list[bytes]) -> float:
     pcm = np.frombuffer(PCMU.decode(b"".join(payloads)), dtype="<i2").astype(np.float64)
     spectrum = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm))))
@@ -119,11 +130,7 @@ class NatedCall:
         assert isinstance(invite, Request)
         self.invite = invite
         self.callee_offer = invite.body
-        ok = make_response(invite, 200, to_tag="t202")
-        ok.add("contact", f"<sip:202@127.0.0.1:{self.callee.port}>")
-        ok.add("content-type", "application/sdp")
-        ok.body = nated_sdp("127.0.0.78", 40002)
-        self.callee.sock.sendto(serialize(ok), self.callee.target)
+        answer_with_sdp(self.callee, invite, nated_sdp("127.0.0.78", 40002), "t202")
         answer = next_of(self.caller, 200)
         assert isinstance(answer, Response)
         self.answer = answer

@@ -19,6 +19,7 @@ from nated import (
     DOMAIN,
     NatedCall,
     RtpPhone,
+    answer_with_sdp,
     bye_answered,
     dominant_frequency,
     keep_sending,
@@ -29,11 +30,12 @@ from nated import (
 )
 from rawsip import RawPhone
 
-from sipstack.message import Request, Response, make_response
+from sipstack.message import Request, Response
 from sipstack.serialize import serialize
 from tests.support.rtpengine_daemon import rtpengine_daemon
 
 pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def relayed(tmp_path: Path) -> Iterator[SwitchProcess]:
@@ -82,11 +84,7 @@ def test_reinvite_to_a_new_address_moves_the_media(relayed: SwitchProcess) -> No
         relayed_offer = next_of(call.caller, "INVITE")
         assert isinstance(relayed_offer, Request)
         assert media_address(relayed_offer.body) == to_caller  # the same relay port
-        ok = make_response(relayed_offer, 200)
-        ok.add("contact", f"<sip:201@127.0.0.1:{call.caller.port}>")
-        ok.add("content-type", "application/sdp")
-        ok.body = nated_sdp("127.0.0.77", 40000)
-        call.caller.sock.sendto(serialize(ok), call.caller.target)
+        answer_with_sdp(call.caller, relayed_offer, nated_sdp("127.0.0.77", 40000))
         answered = next_of(call.callee, 200)
         assert isinstance(answered, Response)
         assert media_address(answered.body) == to_callee
@@ -219,11 +217,10 @@ def test_a_call_on_hold_is_not_ended_for_its_silence(tmp_path: Path) -> None:
         call.caller.sock.sendto(reinvite, call.caller.target)
         offered = next_of(call.callee, "INVITE")
         assert isinstance(offered, Request) and b"a=sendonly" in offered.body
-        ok = make_response(offered, 200)
-        ok.add("contact", f"<sip:202@127.0.0.1:{call.callee.port}>")
-        ok.add("content-type", "application/sdp")
-        ok.body = nated_sdp("127.0.0.78", 40002).replace(b"a=ptime:20", b"a=ptime:20\r\na=recvonly")
-        call.callee.sock.sendto(serialize(ok), call.callee.target)
+        recvonly = nated_sdp("127.0.0.78", 40002).replace(
+            b"a=ptime:20", b"a=ptime:20\r\na=recvonly"
+        )
+        answer_with_sdp(call.callee, offered, recvonly)
         answered = next_of(call.caller, 200)
         assert isinstance(answered, Response) and b"a=recvonly" in answered.body
         call.caller.cseq -= 1  # the ACK has its re-INVITE's CSeq number (RFC 3261 §13.2.2.4)

@@ -12,22 +12,11 @@ import pytest
 from sipstack.message import Request, make_response
 from switch.media.port_pool import PortPool
 from switch.shell.relay_sockets import EmbeddedRelay
-from tests.support.inproc import InProcessSwitch, answer, callee_request
+from tests.support.inproc import ANN, BOB, TWO_PHONES, InProcessSwitch, answer, callee_request
 
 pytestmark = pytest.mark.integration
 
-CONFIG = """
-server: {listen: ["udp:127.0.0.1:5060"], state_dir: /tmp/relay-release}
-customers:
-  - name: tele
-    domain: tele.test
-    user_groups: [{name: staff}]
-    extensions:
-      - {number: "310", name: Ann, password: pw310, user_group: staff}
-      - {number: "320", name: Bob, password: pw320, user_group: staff}
-"""
-ANN = ("127.0.0.1", 7310)
-BOB = ("127.0.0.1", 7320)
+CONFIG = TWO_PHONES
 CALLS = 10_000
 
 
@@ -107,4 +96,3 @@ def test_a_relayed_call_is_offered_and_answered_with_the_relays_ports() -> None:
         assert pool.in_use == 0
 
     asyncio.run(run())
-

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from harness import start_switch
-from nated import NatedCall, bye_answered, media_address
+from nated import NatedCall, answer_with_sdp, bye_answered, media_address
 from rawsip import RawPhone
 
 from sipstack.message import Request, make_response
@@ -36,11 +36,7 @@ def test_switch_refreshes_both_legs_and_a_lost_dialog_ends_the_call(tmp_path: Pa
         for refresh, told in ((to_caller, call.answer.body), (to_callee, call.callee_offer)):
             assert refresh.get("session-expires") == f"{INTERVAL};refresher=uac"
             assert media_address(refresh.body) == media_address(told)  # the same SDP
-        ok = make_response(to_caller, 200)
-        ok.add("contact", f"<sip:201@127.0.0.1:{call.caller.port}>")
-        ok.add("content-type", "application/sdp")
-        ok.body = to_caller.body
-        call.caller.sock.sendto(serialize(ok), call.caller.target)
+        answer_with_sdp(call.caller, to_caller, to_caller.body)
         # the callee's phone rebooted: the dialog is gone there (RFC 4028 §10: BYE)
         call.callee.sock.sendto(serialize(make_response(to_callee, 481)), call.callee.target)
         assert bye_answered(call.caller, 2.0) is not None, "the caller was not hung up"

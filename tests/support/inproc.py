@@ -401,12 +401,33 @@ class DialledCall:
         self.switch.send(self.request("BYE", cseq), self.phone)
 
 
+# Two extensions of one customer, for the protocol tests that need only a caller and a callee
+TWO_PHONES = """
+server: {listen: ["udp:127.0.0.1:5060"], state_dir: /nonexistent-softswitch-state}
+customers:
+  - name: tele
+    domain: tele.test
+    user_groups: [{name: staff}]
+    extensions:
+      - {number: "310", name: Ann, password: pw310, user_group: staff}
+      - {number: "320", name: Bob, password: pw320, user_group: staff}
+"""
+ANN: Address = ("127.0.0.1", 7310)
+BOB: Address = ("127.0.0.1", 7320)
+
+
+def with_sdp(invite: Request, status: int, tag: str, phone: Address, body: bytes) -> Response:
+    """A phone's `status` response to `invite` (To tag `tag`) carrying the SDP `body`."""
+    response = make_response(invite, status, to_tag=tag)
+    response.add("contact", f"<sip:{tag}@{phone[0]}:{phone[1]}>")
+    response.add("content-type", "application/sdp")
+    response.body = body
+    return response
+
+
 def answer(switch: InProcessSwitch, invite: Request, phone: Address, tag: str) -> Response:
     """A phone's 200 OK with SDP to an INVITE the switch sent it."""
-    ok = make_response(invite, 200, to_tag=tag)
-    ok.add("contact", f"<sip:{tag}@{phone[0]}:{phone[1]}>")
-    ok.add("content-type", "application/sdp")
-    ok.body = SDP
+    ok = with_sdp(invite, 200, tag, phone, SDP)
     switch.send(ok, phone)
     return ok
 

@@ -41,6 +41,7 @@ class RtpengineDaemon:
         self.port_min = port_min
         self.port_max = port_max
         self.log = log
+        self.pid = 0
 
     @property
     def ng_address(self) -> str:
@@ -51,14 +52,18 @@ class RtpengineDaemon:
 
 
 @contextmanager
-def rtpengine_daemon(workdir: Path) -> Iterator[RtpengineDaemon]:
+def rtpengine_daemon(
+    workdir: Path, ports: int = 200, port_min: int | None = None
+) -> Iterator[RtpengineDaemon]:
+    """A daemon with `ports` media ports (from `port_min`, else a random block)."""
     if RTPENGINE is None:
         raise RuntimeError("rtpengine is not installed: `make test` installs rtpengine-daemon")
     workdir.mkdir(parents=True, exist_ok=True)
     ng_port = _free_udp_port()
     # media ports below Linux's ephemeral range, so no test socket takes one by chance
-    port_min = random.randrange(20000, 32000, 200)
-    daemon = RtpengineDaemon(ng_port, port_min, port_min + 199, workdir / "rtpengine.log")
+    if port_min is None:
+        port_min = random.randrange(20000, 32000, 200)
+    daemon = RtpengineDaemon(ng_port, port_min, port_min + ports - 1, workdir / "rtpengine.log")
     command = [
         RTPENGINE,
         "--foreground",
@@ -74,6 +79,7 @@ def rtpengine_daemon(workdir: Path) -> Iterator[RtpengineDaemon]:
     ]
     with daemon.log.open("wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    daemon.pid = proc.pid
     try:
         deadline = time.monotonic() + 10
         while not _ping(ng_port):

@@ -15,26 +15,19 @@ from sipstack.uri import parse_uri
 from switch.auth import answer_challenge
 from switch.media.voicemail import Mailbox
 from tests.support.inproc import (
+    ANN,
+    BOB,
     SDP,
+    TWO_PHONES,
     DialledCall,
     InProcessSwitch,
     MwiSubscriber,
     answer,
     callee_request,
+    with_sdp,
 )
 
-CONFIG = """
-server: {listen: ["udp:127.0.0.1:5060"], state_dir: /tmp/protocol-defects}
-customers:
-  - name: tele
-    domain: tele.test
-    user_groups: [{name: staff}]
-    extensions:
-      - {number: "310", name: Ann, password: pw310, user_group: staff}
-      - {number: "320", name: Bob, password: pw320, user_group: staff}
-"""
-ANN = ("127.0.0.1", 7310)
-BOB = ("127.0.0.1", 7320)
+CONFIG = TWO_PHONES
 
 
 def out_of_dialog(method: str, to: str, extra: list[tuple[str, str]]) -> Request:
@@ -379,16 +372,8 @@ def test_forked_early_answers_reach_the_caller_on_an_early_dialog_each() -> None
         (desk_invite, bob_desk, "desk", 0),
         (soft_invite, bob_soft, "soft", 8),
     ):
-        early = make_response(invite, 183, to_tag=tag)
-        early.add("contact", f"<sip:{tag}@{phone[0]}:{phone[1]}>")
-        early.add("content-type", "application/sdp")
-        early.body = _sdp("127.0.0.1", phone[1] + 1000, codec)
-        sw.send(early, phone)
-    ok = make_response(soft_invite, 200, to_tag="soft")
-    ok.add("contact", f"<sip:soft@{bob_soft[0]}:{bob_soft[1]}>")
-    ok.add("content-type", "application/sdp")
-    ok.body = _sdp("127.0.0.1", bob_soft[1] + 1000, 8)
-    sw.send(ok, bob_soft)
+        sw.send(with_sdp(invite, 183, tag, phone, _sdp("127.0.0.1", phone[1] + 1000, codec)), phone)
+    sw.send(with_sdp(soft_invite, 200, "soft", bob_soft, _sdp("127.0.0.1", 8321, 8)), bob_soft)
     got = [m for m in sw.take(ANN) if isinstance(m, Response) and m.status in (183, 200)]
     assert [m.status for m in got] == [183, 183, 200]
     desk_tag, soft_tag, answer_tag = (m.to.tag for m in got)
@@ -420,16 +405,8 @@ def test_ringing_shares_the_callers_dialog_and_a_second_answer_gets_its_own() ->
         ringing = make_response(invite, 180, to_tag=tag)
         ringing.add("contact", f"<sip:{tag}@{phone[0]}:{phone[1]}>")
         sw.send(ringing, phone)
-    early = make_response(soft_invite, 183, to_tag="soft")
-    early.add("contact", f"<sip:soft@{bob_soft[0]}:{bob_soft[1]}>")
-    early.add("content-type", "application/sdp")
-    early.body = _sdp("127.0.0.1", bob_soft[1] + 1000, 8)
-    sw.send(early, bob_soft)
-    ok = make_response(desk_invite, 200, to_tag="desk")
-    ok.add("contact", f"<sip:desk@{bob_desk[0]}:{bob_desk[1]}>")
-    ok.add("content-type", "application/sdp")
-    ok.body = _sdp("127.0.0.1", bob_desk[1] + 1000, 0)
-    sw.send(ok, bob_desk)
+    sw.send(with_sdp(soft_invite, 183, "soft", bob_soft, _sdp("127.0.0.1", 8321, 8)), bob_soft)
+    sw.send(with_sdp(desk_invite, 200, "desk", bob_desk, _sdp("127.0.0.1", 8320, 0)), bob_desk)
     got = [m for m in sw.take(ANN) if isinstance(m, Response) and m.status >= 180]
     assert [m.status for m in got] == [180, 180, 183, 200]
     ring_a, ring_b, early_tag, answer_tag = (m.to.tag for m in got)

@@ -4,24 +4,19 @@ refresher.py; docs/BEHAVIOUR.md, "Dead calls and session timers"."""
 from __future__ import annotations
 
 from sipstack.message import Request, Response, make_response
-from tests.support.inproc import SDP, DialledCall, InProcessSwitch
-
-CONFIG = """
-server: {listen: ["udp:127.0.0.1:5060"], state_dir: /tmp/session-timers}
-customers:
-  - name: tele
-    domain: tele.test
-    user_groups: [{name: staff}]
-    extensions:
-      - {number: "310", name: Ann, password: pw310, user_group: staff}
-      - {number: "320", name: Bob, password: pw320, user_group: staff}
-"""
-ANN = ("127.0.0.1", 7310)
-BOB = ("127.0.0.1", 7320)
+from tests.support.inproc import (
+    ANN,
+    BOB,
+    SDP,
+    TWO_PHONES,
+    DialledCall,
+    InProcessSwitch,
+    with_sdp,
+)
 
 
 def _switch() -> InProcessSwitch:
-    return InProcessSwitch(CONFIG, registered={"320": BOB}, session_expires=1800)
+    return InProcessSwitch(TWO_PHONES, registered={"320": BOB}, session_expires=1800)
 
 
 def _bridged(
@@ -31,13 +26,10 @@ def _bridged(
 ) -> tuple[DialledCall, Request, Response]:
     call = sw.dial(ANN, "310", "pw310", "320", extra=extra)
     [invite] = sw.requests(BOB, "INVITE")
-    ok = make_response(invite, 200, to_tag="bob")
-    ok.add("contact", f"<sip:bob@{BOB[0]}:{BOB[1]}>")
+    ok = with_sdp(invite, 200, "bob", BOB, SDP)
     for header in bob_extra:
         name, _, value = header.partition(":")
         ok.add(name.strip().lower(), value.strip())
-    ok.add("content-type", "application/sdp")
-    ok.body = SDP
     sw.send(ok, BOB)
     answered = call.answered()
     call.ack()
