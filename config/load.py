@@ -40,8 +40,23 @@ __all__ = ["ConfigError", "load_config", "parse_config"]
 
 Path = tuple[str | int, ...]
 # libyaml's loader when PyYAML was built with it (about 10x faster); same nodes and marks.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NULL_TAG = "tag:yaml.org,2002:null"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """YAML 1.2's booleans: only true and false. YAML 1.1 also reads yes, no, on and off
+    as booleans, which would turn `relay: off` into false."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 class ConfigError(Exception):

@@ -354,3 +354,11 @@ def test_media_relay_defaults_to_embedded(tmp_path: pathlib.Path) -> None:
     path.write_text(BASE)
     media = load_config(path).server.media
     assert (media.relay, media.rtpengine, media.timeout_seconds) == ("embedded", None, 60)
+
+
+def test_relay_off_unquoted_is_the_word_off(tmp_path: pathlib.Path) -> None:
+    # YAML 1.2 booleans: only true/false. YAML 1.1 would read `off` as false.
+    listen = "  listen: [udp:127.0.0.1:5060]"
+    path = tmp_path / "pbx.yaml"
+    path.write_text(edit(listen, listen + "\n  media:\n    relay: off"))
+    assert load_config(path).server.media.relay == "off"
