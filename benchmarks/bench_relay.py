@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import selectors
 import socket
 import struct
@@ -31,13 +30,22 @@ from switch.shell.relay_sockets import EmbeddedRelay
 
 HOST = "127.0.0.1"
 PAYLOAD = 160  # 20 ms of PCMU
+SLICES = 20
 
 
-def _phones(ports: list[tuple[int, int]], seconds: float, ptime: float, out: Connection) -> None:
-    """Child process: two sockets per call, paced sending, timestamped receiving."""
+def _phones(
+    ports: list[tuple[int, int]] | int,
+    seconds: float,
+    ptime: float,
+    spread: bool,
+    out: Connection,
+) -> None:
+    """Child process: two sockets per call, paced sending, timestamped receiving. `ports`
+    are the relay's (caller side, callee side) per call, or a number of calls whose
+    phones send straight to each other (the baseline: the generator and the kernel)."""
     pairs = []
     sel = selectors.DefaultSelector()
-    for caller_port, callee_port in ports:
+    for relay_ports in ports if isinstance(ports, list) else [None] * ports:
         a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for sock in (a, b):
@@ -45,7 +53,11 @@ def _phones(ports: list[tuple[int, int]], seconds: float, ptime: float, out: Con
             sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
             sel.register(sock, selectors.EVENT_READ)
-        pairs.append(((a, (HOST, caller_port)), (b, (HOST, callee_port))))
+        if relay_ports is None:
+            to_a, to_b = b.getsockname(), a.getsockname()
+        else:
+            to_a, to_b = (HOST, relay_ports[0]), (HOST, relay_ports[1])
+        pairs.append(((a, to_a), (b, to_b)))
     sent = received = 0
     delays: list[float] = []
     interval = ptime / 1000.0
@@ -53,20 +65,24 @@ def _phones(ports: list[tuple[int, int]], seconds: float, ptime: float, out: Con
     next_send = start
     seq = 0
     filler = bytes(PAYLOAD - 8)
+    # Real phones do not send in step: each ptime is cut into SLICES and each slice of the
+    # calls sends in its own (one burst of every call at once measures the burst's queue)
+    slices = [pairs[k::SLICES] for k in range(SLICES)] if spread else [pairs]
+    slot = interval / len(slices)
     while True:
         now = time.monotonic()
         if now >= next_send:
             if now - start >= seconds:
                 break
             stamp = struct.pack("!d", time.perf_counter())
-            header = struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, seq * 160, 0x1234)
+            header = struct.pack("!BBHII", 0x80, 0, (seq // len(slices)) & 0xFFFF, seq, 0x1234)
             packet = header + stamp + filler
-            for (a, to_a), (b, to_b) in pairs:
+            for (a, to_a), (b, to_b) in slices[seq % len(slices)]:
                 a.sendto(packet, to_a)
                 b.sendto(packet, to_b)
                 sent += 2
             seq += 1
-            next_send += interval
+            next_send += slot
         received += _read_ready(sel, max(0.0, next_send - time.monotonic()), delays)
     # let the last packets arrive
     drain_until = time.monotonic() + 0.5
@@ -92,17 +108,18 @@ def _read_ready(sel: selectors.BaseSelector, timeout: float, delays: list[float]
     return count
 
 
-async def _run(calls: int, seconds: float, ptime: float) -> None:
+async def _run(calls: int, seconds: float, ptime: float, direct: bool, spread: bool) -> None:
     pool = PortPool(30000, 30000 + 4 * calls + 8)
     relay = EmbeddedRelay(HOST, pool)
-    ports = []
-    for n in range(calls):
+    ports: list[tuple[int, int]] | int = calls if direct else []
+    for n in range(0 if direct else calls):
+        assert isinstance(ports, list)
         relayed = relay.open(f"bench-{n}")
         relayed.described(Side.CALLER, ("127.0.0.77", 40000))
         relayed.described(Side.CALLEE, ("127.0.0.78", 40002))
         ports.append((relayed.port_for(Side.CALLER), relayed.port_for(Side.CALLEE)))
     parent, child = multiprocessing.Pipe()
-    proc = multiprocessing.Process(target=_phones, args=(ports, seconds, ptime, child))
+    proc = multiprocessing.Process(target=_phones, args=(ports, seconds, ptime, spread, child))
     cpu_before = time.process_time()
     wall_before = time.monotonic()
     proc.start()
@@ -128,7 +145,10 @@ async def _run(calls: int, seconds: float, ptime: float) -> None:
             f"one-way delay through the relay: p50 {pct(0.5):.3f} ms, "
             f"p99 {pct(0.99):.3f} ms, max {delays[-1] * 1000:.3f} ms"
         )
-    print(f"relay process CPU: {cpu / wall:.0%} of one core over {wall:.1f} s (pid {os.getpid()})")
+    if direct:
+        print("(direct: no relay, the phones send to each other: the generator's own delay)")
+    else:
+        print(f"relay process CPU: {cpu / wall:.0%} of one core over {wall:.1f} s")
 
 
 def main() -> None:
@@ -141,8 +161,10 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--ptime", type=float, default=20.0)
+    parser.add_argument("--direct", action="store_true", help="no relay: the baseline")
+    parser.add_argument("--burst", action="store_true", help="every call sends at the same instant")
     args = parser.parse_args()
-    uvloop.run(_run(args.calls, args.seconds, args.ptime))
+    uvloop.run(_run(args.calls, args.seconds, args.ptime, args.direct, not args.burst))
 
 
 if __name__ == "__main__":

@@ -243,10 +243,11 @@ class NatSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 class MediaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    relay: Literal["embedded", "rtpengine", "off"] = "embedded"
+    relay: Literal["embedded", "process", "rtpengine", "off"] = "embedded"
     """Who carries the RTP of calls between two parties: the switch itself (`embedded`),
-    an rtpengine daemon at `rtpengine` (`rtpengine`), or nobody (`off`: the parties'
-    own SDP passes end to end, for a single LAN without NAT)."""
+    the same relay in a child process on a core of its own (`process`), an rtpengine
+    daemon at `rtpengine` (`rtpengine`), or nobody (`off`: the parties' own SDP passes
+    end to end, for a single LAN without NAT)."""
     rtpengine: Annotated[str, Meta(pattern=RTPENGINE_PATTERN)] | None = None
     """rtpengine's ng control socket, `udp:HOST:PORT`; needed with `relay: rtpengine`."""
     timeout_seconds: Annotated[int, Meta(ge=0)] = 60

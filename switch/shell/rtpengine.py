@@ -48,13 +48,17 @@ def parse_ng_address(text: str) -> tuple[str, int]:
 
 def encode_command(cookie: str, command: str, params: Mapping[str, NgValue]) -> bytes:
     """One ng request datagram."""
-    body: dict[bytes, object] = {b"command": command.encode()}
-    body.update({k.encode(): _to_bencode(v) for k, v in params.items()})
-    return cookie.encode() + b" " + bytes(bencodepy.encode(body))
+    return encode_datagram(cookie, {"command": command, **params})
+
+
+def encode_datagram(cookie: str, body: Mapping[str, NgValue]) -> bytes:
+    """One ng datagram: the cookie, a space, the bencoded dictionary."""
+    return cookie.encode() + b" " + bytes(bencodepy.encode(_to_bencode(body)))
 
 
 def decode_reply(data: bytes) -> tuple[str, Reply]:
-    """(cookie, reply dictionary with str keys and str values) of one ng datagram."""
+    """(cookie, dictionary with str keys and str values) of one ng datagram (a reply, or
+    for the relay daemon a command)."""
     cookie, space, payload = data.partition(b" ")
     if not space:
         raise RtpengineError("ng reply without a cookie")

@@ -41,6 +41,7 @@ from .logconfig import flush_logs
 from .mailbox_files import ThreadedMailboxFiles
 from .media_adapter import RuntimeMedia
 from .relay_sockets import EmbeddedRelay
+from .relayd import RelayProcess, start_relay_process
 from .rtpengine import NgClient, RtpengineRelay, parse_ng_address
 
 log = structlog.get_logger("switch.runtime")
@@ -70,6 +71,7 @@ class Runtime:
         self.relay: MediaRelay | None = None
         self.embedded_relay: EmbeddedRelay | None = None
         self.ng_client: NgClient | None = None
+        self.relay_process: RelayProcess | None = None
         self.mailbox_files: ThreadedMailboxFiles
         self.admin: asyncio.Server | None = None
 
@@ -91,9 +93,14 @@ class Runtime:
         low, high = (int(p) for p in server.rtp_ports.split("-"))
         media_host = next(iter(local.values()))[0]
         advertise = server.advertise or _reachable_address(media_host)
+        relay_ports = (low, high)
+        if server.media.relay == "process":
+            # the relay process takes the upper half of the range, voicemail the lower
+            middle = (low + high) // 2 & ~1
+            relay_ports, high = (middle, relay_ports[1]), middle - 1
         pool = PortPool(low, high)  # one RTP range for voicemail's sessions and the relay
         self.media_server = MediaServer(media_host, low, high, advertise=advertise, pool=pool)
-        await self._start_relay(media_host, pool, advertise)
+        await self._start_relay(media_host, pool, advertise, relay_ports)
         state_dir = Path(server.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(state_dir / "softswitch.db")
@@ -175,7 +182,9 @@ class Runtime:
         gc.freeze()
         gc.set_threshold(50_000, 50, 100)
 
-    async def _start_relay(self, host: str, pool: PortPool, advertise: str) -> None:
+    async def _start_relay(
+        self, host: str, pool: PortPool, advertise: str, relay_ports: tuple[int, int]
+    ) -> None:
         """The media relay of `server.media.relay`: the switch's own sockets, or the
         client of an rtpengine daemon (a daemon that is down fails calls with 503, it
         does not stop the switch)."""
@@ -185,15 +194,24 @@ class Runtime:
                 host, pool, advertise, timeout=media.timeout_seconds, pumped=self.run_pumped
             )
             self.relay = self.embedded_relay
+        elif media.relay == "process":
+            self.relay_process = await start_relay_process(host, advertise, relay_ports)
+            await self._drive_ng(("127.0.0.1", self.relay_process.ng_port), "relay process")
         elif media.relay == "rtpengine" and media.rtpengine is not None:
-            self.ng_client = NgClient(parse_ng_address(media.rtpengine))
-            await self.ng_client.start()
-            if not await self.ng_client.ping():
-                log.error("rtpengine.unreachable", rtpengine=media.rtpengine)
-            self.relay = RtpengineRelay(
-                self.ng_client, self.run_pumped, timeout=media.timeout_seconds
-            )
+            await self._drive_ng(parse_ng_address(media.rtpengine), media.rtpengine)
         log.info("media.relay", relay=media.relay)
+
+    async def _drive_ng(self, address: tuple[str, int], name: str) -> None:
+        """The relay is rtpengine or the relay process, driven over ng at `address`."""
+        self.ng_client = NgClient(address)
+        await self.ng_client.start()
+        for _ in range(4):  # a relay process needs a moment to start
+            if await self.ng_client.ping():
+                break
+        else:
+            log.error("rtpengine.unreachable", rtpengine=name)
+        timeout = self.config.server.media.timeout_seconds
+        self.relay = RtpengineRelay(self.ng_client, self.run_pumped, timeout=timeout)
 
     def _flush_periodically(self) -> None:
         """Events logged outside the pump (the RTP shell's) reach the log within 0.5 s."""
@@ -327,6 +345,8 @@ class Runtime:
             self.embedded_relay.close_all()
         if self.ng_client is not None:
             self.ng_client.close()
+        if self.relay_process is not None:
+            await self.relay_process.stop()
         self.mailbox_files.close()
         if self.admin is not None:
             self.admin.close()

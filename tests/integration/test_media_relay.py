@@ -174,7 +174,7 @@ def test_silent_rtpengine_fails_relayed_calls_with_503_and_voicemail_still_answe
             switch.stop()
 
 
-@pytest.mark.parametrize("relay", ["embedded", "rtpengine"])
+@pytest.mark.parametrize("relay", ["embedded", "process", "rtpengine"])
 def test_a_party_whose_media_stops_ends_the_call_for_both(tmp_path: Path, relay: str) -> None:
     # The callee's phone dies after a second of talk (no BYE: it lost power); the caller
     # keeps talking. After server.media.timeout_seconds both get BYE, and 202 is free.
@@ -229,6 +229,27 @@ def test_a_call_on_hold_is_not_ended_for_its_silence(tmp_path: Path) -> None:
         # three timeouts of silence on hold: nobody is hung up
         assert bye_answered(call.callee, 3.0) is None
         assert not [e for e in switch.events() if e.get("event") == "call.media_timeout"]
+    finally:
+        call.close()
+        switch.stop()
+
+
+def test_nated_phones_hear_each_other_through_the_relay_process(tmp_path: Path) -> None:
+    # server.media.relay: process: the embedded relay in a child process, driven over ng
+    switch = start_switch(tmp_path / "switch", server_extra={"media": {"relay": "process"}})
+    call = NatedCall(switch)
+    try:
+        to_callee = media_address(call.callee_offer)
+        to_caller = media_address(call.answer.body)
+        # the upper half of server.rtp_ports (10000-20000) is the relay process's
+        assert to_callee[0] == switch.host and 15000 <= to_callee[1] <= 20000, to_callee
+        assert to_caller[0] == switch.host and 15000 <= to_caller[1] <= 20000, to_caller
+        talk(call.caller_rtp, to_caller, call.callee_rtp, to_callee)
+        assert abs(dominant_frequency(call.callee_rtp.heard) - 440.0) < 20
+        assert abs(dominant_frequency(call.caller_rtp.heard) - 1000.0) < 20
+        call.hang_up()
+        started = [e for e in switch.events() if e.get("event") == "relayd.started"]
+        assert started, "no relay process was started"
     finally:
         call.close()
         switch.stop()
