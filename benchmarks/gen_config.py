@@ -44,7 +44,8 @@ def main() -> None:
     parser.add_argument("--calls-pool", type=int, default=2000,
                         help="number of caller/callee pairs (more than calls up at once)")
     parser.add_argument("--port", type=int, default=5070)
-    parser.add_argument("--relay", default="embedded", choices=("embedded", "rtpengine", "off"),
+    parser.add_argument("--relay", default="embedded",
+                        choices=("embedded", "process", "rtpengine", "off"),
                         help="server.media.relay")
     parser.add_argument("--rtpengine", default=None, help="udp:HOST:PORT of rtpengine's ng")
     parser.add_argument("--log-level", default="info",

@@ -516,7 +516,8 @@ def summary(path: Path) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--target", choices=("switch", "direct", "kamailio", "sippy"))
-    p.add_argument("--relay", choices=("embedded", "rtpengine", "off"), default="embedded",
+    p.add_argument("--relay", choices=("embedded", "process", "rtpengine", "off"),
+                   default="embedded",
                    help="the switch's server.media.relay (rtpengine: a daemon is started; "
                    "its CPU and memory are counted with the switch's)")
     p.add_argument("--summary", type=Path, default=None,
