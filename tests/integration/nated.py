@@ -111,21 +111,37 @@ def next_of(phone: RawPhone, want: str | int, within: float = 3.0) -> Request | 
 
 
 class NatedCall:
-    """201 (SDP says 127.0.0.77) calls 202 (SDP says 127.0.0.78); 202 answers; 201 ACKs."""
+    """201 (SDP says 127.0.0.77) dials `dialled` (202 by default); each phone of `declining`
+    gets the INVITE and answers 486 in turn; then `callee` (202, registered, by default;
+    a trunk's socket, say) answers with SDP saying 127.0.0.78; 201 ACKs."""
 
-    def __init__(self, switch: SwitchProcess) -> None:
+    def __init__(
+        self,
+        switch: SwitchProcess,
+        dialled: str = "202",
+        callee: RawPhone | None = None,
+        declining: tuple[RawPhone, ...] = (),
+    ) -> None:
         self.caller = RawPhone(switch.host, switch.port, "201", DOMAIN)
-        self.callee = RawPhone(switch.host, switch.port, "202", DOMAIN)
+        self.callee = callee or RawPhone(switch.host, switch.port, "202", DOMAIN)
         self.caller_rtp, self.callee_rtp = RtpPhone(440.0), RtpPhone(1000.0)
-        registered = self.callee.register(PASSWORDS["202"])
-        assert registered is not None and registered.status == 200
-        to = f"<sip:202@{DOMAIN}>"
+        if callee is None:
+            registered = self.callee.register(PASSWORDS["202"])
+            assert registered is not None and registered.status == 200
+        to = f"<sip:{dialled}@{DOMAIN}>"
         sdp = ["Content-Type: application/sdp"]
         offer = nated_sdp("127.0.0.77", 40000)
         ringing = self.caller.authenticated(
-            "INVITE", f"sip:202@{DOMAIN}", PASSWORDS["201"], sdp, to=to, body=offer
+            "INVITE", f"sip:{dialled}@{DOMAIN}", PASSWORDS["201"], sdp, to=to, body=offer
         )
         assert ringing is None, ringing
+        self.declined: list[Request] = []
+        for phone in declining:
+            offered = next_of(phone, "INVITE")
+            assert isinstance(offered, Request)
+            self.declined.append(offered)
+            busy = make_response(offered, 486, to_tag=f"busy{phone.port}")
+            phone.sock.sendto(serialize(busy), phone.target)
         invite = next_of(self.callee, "INVITE")
         assert isinstance(invite, Request)
         self.invite = invite

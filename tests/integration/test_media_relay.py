@@ -253,3 +253,50 @@ def test_nated_phones_hear_each_other_through_the_relay_process(tmp_path: Path) 
     finally:
         call.close()
         switch.stop()
+
+
+def test_a_hunt_groups_second_member_and_a_trunk_are_heard_through_the_relay(
+    tmp_path: Path,
+) -> None:
+    # The relay's SDP is made once, before the first member rings: the member who answers
+    # after another declined, and a carrier reached by a trunk prefix, get the same
+    # treatment as a direct call (NATed parties hear each other's tone).
+    carrier = RawPhone("127.0.0.1", 9, "carrier", DOMAIN)  # a trunk's socket
+    numbers = ("201", "202", "203")
+    acme = customer(
+        "acme",
+        DOMAIN,
+        [extension(n, PASSWORDS[n]) for n in numbers],
+        hunt_groups=[{"name": "desk", "number": "300", "strategy": "sequential",
+                      "members": ["203", "202"], "ring_seconds": 10}],
+        trunks=[{"name": "carrier", "uri": f"sip:127.0.0.1:{carrier.port}",
+                 "outbound_prefix": "9"}],
+    )  # fmt: skip
+    switch = start_switch(tmp_path / "switch", customers=[acme])
+    first = RawPhone(switch.host, switch.port, "203", DOMAIN)
+    carrier.target = (switch.host, switch.port)
+    try:
+        registered = first.register(PASSWORDS["203"])
+        assert registered is not None and registered.status == 200
+        for call in (
+            NatedCall(switch, "300", declining=(first,)),
+            NatedCall(switch, "90301234567", callee=carrier),
+        ):
+            try:
+                to_callee = media_address(call.callee_offer)
+                to_caller = media_address(call.answer.body)
+                assert to_callee[0] == to_caller[0] == switch.host
+                for offered in call.declined:  # the declining member was offered the same
+                    assert media_address(offered.body) == to_callee
+                talk(call.caller_rtp, to_caller, call.callee_rtp, to_callee)
+                assert abs(dominant_frequency(call.callee_rtp.heard) - 440.0) < 20
+                assert abs(dominant_frequency(call.caller_rtp.heard) - 1000.0) < 20
+                call.hang_up()
+            finally:
+                call.caller.close()
+                call.caller_rtp.close()
+                call.callee_rtp.close()
+    finally:
+        for phone in (carrier, first):
+            phone.close()
+        switch.stop()
