@@ -25,17 +25,19 @@ class RawPhone:
         user: str,
         domain: str,
         contact_address: str | None = None,
+        local_host: str = "127.0.0.1",
     ) -> None:
         self.target = (switch_host, switch_port)
         self.user = user
         self.domain = domain
+        self.local_host = local_host  # another address only inside a test's namespace
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((local_host, 0))
         self.port = int(self.sock.getsockname()[1])
         self.call_id = uuid.uuid4().hex
         self.cseq = 0
         # the address the Contact names: a NATed phone names one it is not at
-        self.contact_address = contact_address or f"127.0.0.1:{self.port}"
+        self.contact_address = contact_address or f"{local_host}:{self.port}"
 
     def close(self) -> None:
         self.sock.close()
@@ -51,7 +53,8 @@ class RawPhone:
         self.cseq += 1
         lines = [
             f"{method} {uri} SIP/2.0",
-            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{uuid.uuid4().hex};rport",
+            f"Via: SIP/2.0/UDP {self.local_host}:{self.port};"
+            f"branch=z9hG4bK{uuid.uuid4().hex};rport",
             f"From: <sip:{self.user}@{self.domain}>;tag={self.call_id[:8]}",
             f"To: {to or f'<sip:{self.user}@{self.domain}>'}",
             f"Call-ID: {self.call_id}",
