@@ -96,3 +96,25 @@ def test_a_relayed_call_is_offered_and_answered_with_the_relays_ports() -> None:
         assert pool.in_use == 0
 
     asyncio.run(run())
+
+
+def test_sdp_without_audio_is_refused_488_and_holds_no_port() -> None:
+    video_only = (
+        b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        b"m=video 5000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+    )
+
+    async def run() -> None:
+        pool = PortPool(34200, 34299)
+        relay = EmbeddedRelay("127.0.0.1", pool)
+        sw = InProcessSwitch(CONFIG, relay=relay)
+        sw.register("320", BOB)
+        call = sw.dial(ANN, "310", "pw310", "320", offer=video_only)
+        [refused] = [m for m in sw.finals(ANN) if m.status >= 300]
+        assert refused.status == 488, refused
+        assert "relay" in refused.reason
+        assert not sw.requests(BOB, "INVITE"), "Bob rang for a call that cannot have media"
+        sw.send(call.ack_for(refused), ANN)
+        assert pool.in_use == 0 and not relay.calls
+
+    asyncio.run(run())
