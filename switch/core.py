@@ -45,6 +45,7 @@ from .features.local_answer import LocalAnswer
 from .features.member_codes import MemberCodes
 from .features.mwi import MessageWaiting
 from .features.pickup import Pickups
+from .features.subscriptions import event_package
 from .features.voicemail import MailboxIndex, VoicemailService
 from .gate import Gatekeeper, Replier
 from .ports import DirectoryRef, MailboxFiles, MediaPort, MediaRelay
@@ -187,7 +188,7 @@ class Switch:
             "REGISTER": self.registrar.on_register,
             "INVITE": self.router.on_invite,
             "OPTIONS": self._on_options,
-            "SUBSCRIBE": self.mwi.on_subscribe,
+            "SUBSCRIBE": self._on_subscribe,
         }
         self.timers.call_at(now + PURGE_INTERVAL, self._purge)
 
@@ -200,7 +201,7 @@ class Switch:
             if call is not None:
                 call.on_response(event.tx_id, event.response, now)
             elif event.response.status >= 200 and not self.keepalive.on_answered(event.tx_id):
-                self.mwi.on_notify_answered(event.tx_id, event.response.status)
+                self.mwi.notifier.on_notify_answered(event.tx_id, event.response.status)
         elif isinstance(event, CancelReceived):
             call = self.calls_by_tx.get(event.invite_tx_id)
             if call is not None:
@@ -213,7 +214,7 @@ class Switch:
                 too_large = isinstance(event, TransportFailed) and event.too_large
                 call.on_timeout(event.tx_id, now, 513 if too_large else 408)
             elif not self.keepalive.on_failed(event.tx_id):
-                self.mwi.on_notify_failed(event.tx_id)
+                self.mwi.notifier.on_notify_failed(event.tx_id)
         elif isinstance(event, AckTimedOut):
             call = self.calls_by_tx.get(event.tx_id)
             if call is not None:
@@ -271,7 +272,7 @@ class Switch:
         tag = request.to.tag
         call = self.calls_by_dialog.get((request.call_id, tag or ""))
         if call is None:
-            if self.mwi.on_in_dialog(event, now):
+            if self.mwi.notifier.on_in_dialog(event, now):
                 return
             if request.method != "ACK":
                 self.replies.reply(request, 481, now)
@@ -279,6 +280,14 @@ class Switch:
         # The caller's dialog, early or confirmed, is keyed by the tag we gave it.
         from_caller = request.call_id == call.call_id and call.a.has_dialog_tag(tag)
         call.on_request(request, event.tx_id, from_caller, now)
+
+    def _on_subscribe(self, event: RequestReceived, now: float) -> None:
+        """By event package (RFC 6665 §7.2.1: an unknown one gets 489 and Allow-Events)."""
+        if event_package(event.request) == "message-summary":
+            self.mwi.on_subscribe(event, now)
+        else:
+            headers = [("allow-events", "message-summary")]
+            self.replies.reply(event.request, 489, now, headers=headers)
 
     def _on_options(self, event: RequestReceived, now: float) -> None:
         headers = [("accept", "application/sdp")]

@@ -15,13 +15,12 @@ from functools import partial
 
 import structlog
 
-from sipstack.dialog import Dialog
 from sipstack.errors import ParseError
 from sipstack.events import RequestReceived
 from sipstack.header_values import NameAddr
 from sipstack.ids import IdSource
-from sipstack.message import Request, make_response
-from sipstack.transport import Transport, transport_of
+from sipstack.message import Request
+from sipstack.transport import transport_of
 from sipstack.uri import SipUri, parse_uri
 
 from ..admission import customer_of
@@ -37,27 +36,9 @@ from ..ports import (
     Timers,
 )
 from ..registration.location import Binding
+from .subscriptions import Notifier
 
 log = structlog.get_logger("switch.mwi")
-
-DEFAULT_SUBSCRIPTION = 3600
-MAX_SUBSCRIPTION = 7200
-
-
-class Subscription:
-    __slots__ = ("box", "dialog", "peer", "expires_at")
-
-    def __init__(
-        self,
-        box: Mailbox,
-        dialog: Dialog,
-        peer: tuple[tuple[str, int], Transport],
-        expires_at: float,
-    ) -> None:
-        self.box = box
-        self.dialog = dialog
-        self.peer = peer
-        self.expires_at = expires_at
 
 
 class MessageWaiting:
@@ -83,64 +64,23 @@ class MessageWaiting:
         self._directory = directory
         self._registrations = registrations
         self._counts = counts
-        self.subscriptions: dict[tuple[str, str], Subscription] = {}
-        self._notifying: dict[str, tuple[str, str]] = {}  # NOTIFY tx -> its subscription
+        self.notifier: Notifier[Mailbox] = Notifier(
+            name="mwi",
+            event="message-summary",
+            content_type="application/simple-message-summary",
+            body=lambda sub: self.summary(sub.resource),
+            sip=sip,
+            ids=ids,
+            contacts=contacts,
+            timers=timers,
+        )
 
     # -- SUBSCRIBE ---------------------------------------------------------------------------
     def on_subscribe(self, event: RequestReceived, now: float) -> None:
-        request = event.request
-        if (request.get("event") or "").split(";")[0].strip().lower() != "message-summary":
-            self._replies.reply(request, 489, now, headers=[("allow-events", "message-summary")])
-            return
+        """A SUBSCRIBE with `Event: message-summary` (the dispatcher chose by package)."""
         box = self._authorised_box(event, now)
-        if box is None:
-            return
-        expires = _granted_expires(request)
-        tag = self._ids.tag()
-        contact = self._contacts.contact_for(event.transport)
-        dialog = Dialog.as_uas(request, tag, contact)
-        response = make_response(request, 200, "OK", to_tag=tag)
-        response.add("expires", str(expires))
-        response.add("contact", contact)
-        self._sip.send_response(response, now)
-        sub = Subscription(box, dialog, (event.source, event.transport), now + expires)
-        self._notify(sub, expires, now)
-        if expires > 0:
-            self.subscriptions[dialog.key] = sub
-            self._watch(dialog.key, sub)
-
-    def on_in_dialog(self, event: RequestReceived, now: float) -> bool:
-        """A refresh or unsubscribe inside a subscription dialog; False if not ours."""
-        request = event.request
-        key = (request.call_id, request.to.tag or "")
-        sub = self.subscriptions.get(key)
-        if sub is None or request.method != "SUBSCRIBE":
-            return False
-        expires = _granted_expires(request)
-        response = make_response(request, 200, "OK")
-        response.add("expires", str(expires))
-        self._sip.send_response(response, now)
-        sub.expires_at = now + expires
-        if expires > 0:
-            self._watch(key, sub)
-            self._notify(sub, expires, now)
-        else:
-            # RFC 6665 §4.2.1.4: an unsubscribe ends with a final NOTIFY; it did not time
-            # out, so no reason=timeout (which invites the phone to subscribe again).
-            del self.subscriptions[key]
-            self._notify(sub, 0, now, reason=None)
-        return True
-
-    def _watch(self, key: tuple[str, str], sub: Subscription) -> None:
-        """RFC 6665 §4.2.2: a subscription not refreshed in time ends with a NOTIFY
-        `terminated;reason=timeout` (the phone may subscribe again)."""
-
-        def check(now: float) -> None:
-            if self.subscriptions.get(key) is sub and sub.expires_at <= now:
-                del self.subscriptions[key]
-                self._notify(sub, 0, now)
-
-        self._timers.call_at(sub.expires_at, check)
+        if box is not None:
+            self.notifier.accept(event, box, box.box, now)
 
     def _authorised_box(self, event: RequestReceived, now: float) -> Mailbox | None:
         directory = self._directory.current
@@ -179,62 +119,8 @@ class MessageWaiting:
             f"Voice-Message: {new}/{old} (0/0)\r\n"
         ).encode()
 
-    def _notify(
-        self, sub: Subscription, expires: int, now: float, reason: str | None = "timeout"
-    ) -> None:
-        if expires > 0:
-            state = f"active;expires={expires}"
-        else:
-            state = "terminated" + (f";reason={reason}" if reason else "")
-        notify = sub.dialog.create_request(
-            "NOTIFY", self.summary(sub.box), "application/simple-message-summary"
-        )
-        notify.add("event", "message-summary")
-        notify.add("subscription-state", state)
-        dest, transport = sub.peer
-        tx_id = self._sip.send_request(notify, dest, transport, now)
-        if expires > 0:
-            self._notifying[tx_id] = sub.dialog.key
-
-    # -- what became of our NOTIFYs ------------------------------------------------------
-    def on_notify_answered(self, tx_id: str, status: int) -> bool:
-        """A final response to one of our in-dialog NOTIFYs; False if it was not ours.
-
-        RFC 6665 §4.2.2: a NOTIFY answered with an error response (481 above all: the phone
-        rebooted and forgot the dialog), or that times out, ends the subscription, so the
-        mailbox's lamp falls back to unsolicited NOTIFYs instead of staying wrong."""
-        key = self._notifying.pop(tx_id, None)
-        if key is None:
-            return False
-        if status >= 300:
-            self._end(key, f"NOTIFY answered {status}")
-        return True
-
-    def on_notify_failed(self, tx_id: str) -> bool:
-        """Timer F or a transport failure on one of our NOTIFYs."""
-        key = self._notifying.pop(tx_id, None)
-        if key is None:
-            return False
-        self._end(key, "NOTIFY timed out")
-        return True
-
-    def _end(self, key: tuple[str, str], why: str) -> None:
-        sub = self.subscriptions.pop(key, None)
-        if sub is not None:
-            log.info(
-                "mwi.subscription_ended",
-                customer=sub.box.customer,
-                box=sub.box.box,
-                call_id=key[0],
-                reason=why,
-            )
-
     def mailbox_changed(self, box: Mailbox, now: float) -> None:
-        for key, sub in list(self.subscriptions.items()):
-            if sub.expires_at <= now:
-                del self.subscriptions[key]
-            elif sub.box == box:
-                self._notify(sub, int(sub.expires_at - now), now)
+        self.notifier.changed(box, now)
         self.unsolicited(box, now)
 
     def unsolicited(self, box: Mailbox, now: float, only: list[Binding] | None = None) -> None:
@@ -248,7 +134,9 @@ class MessageWaiting:
         # phone of the box (another desk, or one that rebooted and re-registered from a new
         # port) gets it unsolicited.
         subscribed = {
-            s.peer[0] for s in self.subscriptions.values() if s.box == box and s.expires_at > now
+            s.peer[0]
+            for s in self.notifier.subscriptions.values()
+            if s.resource == box and s.expires_at > now
         }
         aor = f"{box.box}@{customer.domain}"
         body = self.summary(box)
@@ -279,9 +167,3 @@ class MessageWaiting:
             transport = transport_of(binding.transport)
             self._sip.send_request(notify, binding.source, transport, now)
         log.info("mwi.unsolicited", customer=box.customer, box=box.box)
-
-
-def _granted_expires(request: Request) -> int:
-    """The subscription's duration: what the phone asked, within our maximum."""
-    asked = request.expires
-    return min(asked if asked is not None else DEFAULT_SUBSCRIPTION, MAX_SUBSCRIPTION)

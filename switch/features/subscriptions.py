@@ -1,0 +1,201 @@
+"""Subscriptions to one event package, as RFC 6665 has the notifier keep them.
+
+Message waiting (message-summary) and busy lamps (dialog) are two packages of the same
+machinery: a SUBSCRIBE the package has authorised is answered 200 with the granted
+Expires and at once a NOTIFY of the current state (§4.2.1.2); each change of the watched
+resource is a NOTIFY; a refresh extends the subscription, `Expires: 0` ends it with a final
+NOTIFY (§4.2.1.4); one not refreshed in time ends with `terminated;reason=timeout`
+(§4.2.2); a NOTIFY answered with an error or never answered ends it (§4.2.2: "the
+subscription is terminated" when the subscriber answers 481 or the NOTIFY times out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+import structlog
+
+from sipstack.dialog import Dialog
+from sipstack.events import RequestReceived
+from sipstack.ids import IdSource
+from sipstack.message import Request, make_response
+from sipstack.transport import Transport
+
+from ..ports import Contacts, SipOut, Timers
+
+DEFAULT_SUBSCRIPTION = 3600
+MAX_SUBSCRIPTION = 7200
+
+R = TypeVar("R", bound=Hashable)  # what a subscription watches (a mailbox, an extension)
+
+
+class Subscription(Generic[R]):
+    __slots__ = ("resource", "watcher", "dialog", "peer", "expires_at", "version")
+
+    def __init__(
+        self,
+        resource: R,
+        watcher: str,
+        dialog: Dialog,
+        peer: tuple[tuple[str, int], Transport],
+        expires_at: float,
+    ) -> None:
+        self.resource = resource
+        self.watcher = watcher  # who subscribed (its extension number)
+        self.dialog = dialog
+        self.peer = peer
+        self.expires_at = expires_at
+        self.version = 0  # NOTIFYs sent so far (RFC 4235 §4.1 numbers dialog-info by it)
+
+
+# body(subscription) -> the NOTIFY body of the resource's state now
+Body = Callable[[Subscription[R]], bytes]
+
+
+class Notifier(Generic[R]):
+    """The subscriptions of one event package and their NOTIFYs."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        event: str,
+        content_type: str,
+        body: Body[R],
+        sip: SipOut,
+        ids: IdSource,
+        contacts: Contacts,
+        timers: Timers,
+    ) -> None:
+        self.event = event
+        self._content_type = content_type
+        self._body = body
+        self._sip = sip
+        self._ids = ids
+        self._contacts = contacts
+        self._timers = timers
+        self.subscriptions: dict[tuple[str, str], Subscription[R]] = {}
+        self._notifying: dict[str, tuple[str, str]] = {}  # NOTIFY tx -> its subscription
+        self.name = name  # of the feature, in log events ("mwi", "blf")
+        self.log = structlog.get_logger(f"switch.{name}")
+
+    # -- SUBSCRIBE ---------------------------------------------------------------------------
+    def accept(self, event: RequestReceived, resource: R, watcher: str, now: float) -> None:
+        """An authorised SUBSCRIBE: 200, the first NOTIFY, and the subscription kept."""
+        request = event.request
+        expires = granted_expires(request)
+        tag = self._ids.tag()
+        contact = self._contacts.contact_for(event.transport)
+        dialog = Dialog.as_uas(request, tag, contact)
+        response = make_response(request, 200, "OK", to_tag=tag)
+        response.add("expires", str(expires))
+        response.add("contact", contact)
+        self._sip.send_response(response, now)
+        sub = Subscription(
+            resource, watcher, dialog, (event.source, event.transport), now + expires
+        )
+        self._notify(sub, expires, now)
+        if expires > 0:
+            self.subscriptions[dialog.key] = sub
+            self._watch(dialog.key, sub)
+
+    def on_in_dialog(self, event: RequestReceived, now: float) -> bool:
+        """A refresh or unsubscribe inside one of our subscription dialogs; False if not."""
+        request = event.request
+        key = (request.call_id, request.to.tag or "")
+        sub = self.subscriptions.get(key)
+        if sub is None or request.method != "SUBSCRIBE":
+            return False
+        expires = granted_expires(request)
+        response = make_response(request, 200, "OK")
+        response.add("expires", str(expires))
+        self._sip.send_response(response, now)
+        sub.expires_at = now + expires
+        if expires > 0:
+            self._watch(key, sub)
+            self._notify(sub, expires, now)
+        else:
+            # §4.2.1.4: an unsubscribe ends with a final NOTIFY; it did not time out, so
+            # no reason=timeout (which invites the phone to subscribe again).
+            del self.subscriptions[key]
+            self._notify(sub, 0, now, reason=None)
+        return True
+
+    def _watch(self, key: tuple[str, str], sub: Subscription[R]) -> None:
+        def check(now: float) -> None:
+            if self.subscriptions.get(key) is sub and sub.expires_at <= now:
+                del self.subscriptions[key]
+                self._notify(sub, 0, now)
+
+        self._timers.call_at(sub.expires_at, check)
+
+    # -- NOTIFY --------------------------------------------------------------------------------
+    def changed(self, resource: R, now: float) -> None:
+        """The resource's state changed: a NOTIFY to each live subscription to it."""
+        for key, sub in list(self.subscriptions.items()):
+            if sub.expires_at <= now:
+                del self.subscriptions[key]
+            elif sub.resource == resource:
+                self._notify(sub, int(sub.expires_at - now), now)
+
+    def watched(self, resource: R, now: float) -> bool:
+        return any(
+            s.resource == resource and s.expires_at > now for s in self.subscriptions.values()
+        )
+
+    def _notify(
+        self, sub: Subscription[R], expires: int, now: float, reason: str | None = "timeout"
+    ) -> None:
+        if expires > 0:
+            state = f"active;expires={expires}"
+        else:
+            state = "terminated" + (f";reason={reason}" if reason else "")
+        notify = sub.dialog.create_request("NOTIFY", self._body(sub), self._content_type)
+        sub.version += 1
+        notify.add("event", self.event)
+        notify.add("subscription-state", state)
+        dest, transport = sub.peer
+        tx_id = self._sip.send_request(notify, dest, transport, now)
+        if expires > 0:
+            self._notifying[tx_id] = sub.dialog.key
+
+    # -- what became of our NOTIFYs ------------------------------------------------------
+    def on_notify_answered(self, tx_id: str, status: int) -> bool:
+        """A final response to one of our NOTIFYs; False if it was not ours."""
+        key = self._notifying.pop(tx_id, None)
+        if key is None:
+            return False
+        if status >= 300:
+            self._end(key, f"NOTIFY answered {status}")
+        return True
+
+    def on_notify_failed(self, tx_id: str) -> bool:
+        """Timer F or a transport failure on one of our NOTIFYs; False if not ours."""
+        key = self._notifying.pop(tx_id, None)
+        if key is None:
+            return False
+        self._end(key, "NOTIFY timed out")
+        return True
+
+    def _end(self, key: tuple[str, str], why: str) -> None:
+        sub = self.subscriptions.pop(key, None)
+        if sub is not None:
+            self.log.info(
+                f"{self.name}.subscription_ended",
+                resource=str(sub.resource),
+                watcher=sub.watcher,
+                call_id=key[0],
+                reason=why,
+            )
+
+
+def granted_expires(request: Request) -> int:
+    """The subscription's duration: what the phone asked, within our maximum."""
+    asked = request.expires
+    return min(asked if asked is not None else DEFAULT_SUBSCRIPTION, MAX_SUBSCRIPTION)
+
+
+def event_package(request: Request) -> str:
+    """The package of a SUBSCRIBE's Event header, without its parameters."""
+    return (request.get("event") or "").split(";")[0].strip().lower()
