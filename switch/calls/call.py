@@ -437,7 +437,7 @@ class Call:
         self.answered_at = now
         self.app = app
         if app is not None:
-            self.media.release()  # the switch's own media: the relay's ports are not used
+            self.media.release(now)  # the switch's own media: the relay's ports are unused
         # our 200 carries an offer when the INVITE had none: the ACK brings the answer
         self.awaiting_answer = app is not None and not self.a.invite.body
         self._answer_inbound(self.a, body, content_type, now)
@@ -460,14 +460,22 @@ class Call:
 
         def to_the_caller(body: bytes, status: int, at: float) -> None:
             if status != 200:
-                self._send_to_caller(status, _media_failure(status), at)
-                self._answer_inbound_failure(picker, status, at)
+                if not self.a.final_sent:
+                    self._send_to_caller(status, _media_failure(status), at)
+                if not picker.final_sent:
+                    self._answer_inbound_failure(picker, status, at)
                 self.end(f"rejected {status}", at)
             elif self.phase is CallPhase.ANSWERED:
                 self.answer_locally(body, "application/sdp", at)
 
         def to_the_picker(body: bytes, status: int, at: float) -> None:
-            if status == 200 and self.phase is CallPhase.ANSWERED:
+            if picker.final_sent:
+                return
+            if status != 200:
+                # the caller is answered already: it gets BYE, the picker the failure
+                self._answer_inbound_failure(picker, status, at)
+                self.hang_up(at, from_caller=False, why="media relay failed")
+            elif self.phase is CallPhase.ANSWERED:
                 self._answer_inbound(picker, body, "application/sdp", at)
                 self.media.watch(self._media_stopped)
 
@@ -592,7 +600,25 @@ class Call:
             # RFC 4028 §9: "the UAS MUST reject it with a 422 ... and a Min-SE"
             self._answer(request, 422, "Session Interval Too Small", now, [("min-se", str(MIN_SE))])
             return
+        if request.method == "UPDATE" and not request.body and self.refresher.enabled:
+            self._refresh_locally(request, from_caller, now)
+            return
         self._relay_request(request, tx_id, from_caller, now)
+
+    def _refresh_locally(self, request: Request, from_caller: bool, now: float) -> None:
+        """An UPDATE without a body changes no media: it refreshes the sender's session
+        timer and remote target (RFC 3311 §5.1, RFC 4028 §9). Each leg has its own timer,
+        so the switch answers it; the other party has nothing to learn from it."""
+        leg = self.a if from_caller else self.b
+        if leg is None or leg.dialog is None:
+            self._answer(request, 481, "Call/Transaction Does Not Exist", now)
+            return
+        leg.dialog.update_target(request)
+        response = make_response(request, 200, "OK")
+        response.add("contact", leg.dialog.local_contact)
+        self.refresher.answering(leg, request, response)
+        self.host.sip.send_response(response, now)
+        self._confirmed(leg, b"", now)
 
     def _on_early_request(self, request: Request, now: float) -> None:
         """A request on the caller's early dialog (our tagged 18x made one).
@@ -623,10 +649,14 @@ class Call:
             return
 
         def send(body: bytes, content_type: str | None, status: int, at: float) -> None:
+            if leg is None or dialog is None:
+                return
+            # the 2xx is ACKed in any case (RFC 3261 §13.2.2.4); an answer the relay
+            # cannot carry leaves the session without media: the call ends
+            self._send_ack(leg, dialog, invite.cseq.seq, body, content_type)
             if status != 200:
                 self.log.warning("call.media_failed", status=status, method="ACK")
-            if self.phase is not CallPhase.ENDED and leg is not None and dialog is not None:
-                self._send_ack(leg, dialog, invite.cseq.seq, body, content_type)
+                self.hang_up(at, from_caller=None, why="media relay failed")
 
         # the ACK of a delayed offer carries the answer (RFC 3264 §4)
         self._through(self._party(from_caller), ack, False, send, now)
@@ -696,7 +726,11 @@ class Call:
         if response.status == 100:
             return
         # RFC 4028 §10: a 2xx to a re-INVITE or UPDATE refreshes the session of both legs
-        refreshes = 200 <= response.status < 300 and method in ("INVITE", "UPDATE")
+        refreshes = (
+            200 <= response.status < 300
+            and method in ("INVITE", "UPDATE")
+            and self.phase is CallPhase.ANSWERED
+        )
         if refreshes and other is not None:
             self.refresher.answered(other, response)
             self.refresher.refreshed(other, now)
@@ -706,6 +740,12 @@ class Call:
         def send(body: bytes, content_type: str | None, status: int, at: float) -> None:
             if status != 200:
                 self.log.warning("call.media_failed", status=status, method=method)
+            if status != 200 and 200 <= response.status < 300:
+                # the party accepted media the relay cannot carry: neither side can be
+                # told the truth any more, so the request fails and the call ends
+                self._answer(source, 503, _media_failure(503), at)
+                self.hang_up(at, from_caller=None, why="media relay failed")
+                return
             if body:
                 out.add("content-type", content_type or "application/sdp")
                 out.body = body
@@ -743,9 +783,10 @@ class Call:
             self.host.sip.send_response(response, now)
             self._confirmed(self.a, body, now)
             return
-        if request.method in ("INFO", "UPDATE", "OPTIONS", "NOTIFY"):
-            if request.method in TARGET_REFRESH and self.a.dialog is not None:
-                self.a.dialog.update_target(request)
+        if request.method == "UPDATE" and self.a.dialog is not None:
+            self._refresh_locally(request, True, now)
+            return
+        if request.method in ("INFO", "OPTIONS", "NOTIFY"):
             self._answer(request, 200, "OK", now)
             return
         self._answer(request, 405, "Method Not Allowed", now)
@@ -846,12 +887,8 @@ class Call:
         if self.phase is CallPhase.ANSWERED:
             self.hang_up(now, from_caller=None, why=why)
 
-    def answered_refresh(self, leg: RefreshedLeg, response: Response, now: float) -> None:
-        """A party's answer to our refresh re-INVITE: the relay learns it (its media may
-        have moved); the other party's view of the relay does not change."""
-        sdp = _sdp_of(response)
-        if sdp:
-            self.media.carry(self._party(leg is self.a), sdp, False, _ignore, now)
+    def alive(self) -> bool:
+        return self.phase is CallPhase.ANSWERED
 
     # -- the end ------------------------------------------------------------------------
     def _media_stopped(self, side: Side, now: float) -> None:
@@ -936,7 +973,11 @@ class Call:
             lines.release(self.b.caller, self.call_id)  # a picker
         self.stop_ring_timer()
         self.refresher.stop(self.a, self.b, *self.forks.values())
-        self.media.release()
+        self.media.release(now)
+        if not self.a.final_sent:
+            # the call ended while its answer waited for the relay: the caller's INVITE
+            # still gets its final response (RFC 3261 §13.3.1), then nothing more
+            self._send_to_caller(487, "Request Terminated", now)
         if self.app is not None:
             self.app.close()
         self.log.info("call.ended", reason=why)
@@ -965,10 +1006,6 @@ def best_failure(statuses: list[int]) -> int:
     # can shorten it (§21.5.14 "The server was unable to process the request since the
     # message length exceeded its capabilities").
     return 513 if 513 in statuses else 480
-
-
-def _ignore(body: bytes, status: int, now: float) -> None:
-    """The relay's SDP for the other party, when that party needs no new SDP."""
 
 
 def _sdp_of(message: Request | Response) -> bytes:

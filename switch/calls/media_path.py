@@ -37,7 +37,7 @@ class _Step:
 class MediaPath:
     """One call's SDP through the relay, in order; a pass-through when there is none."""
 
-    __slots__ = ("_relay", "_call_id", "_queue", "_waiting", "anchored")
+    __slots__ = ("_relay", "_call_id", "_queue", "_waiting", "anchored", "_released")
 
     def __init__(self, relay: MediaRelay | None, call_id: str) -> None:
         self._relay = relay
@@ -45,6 +45,7 @@ class MediaPath:
         self._queue: deque[_Step] = deque()
         self._waiting = False  # the head of the queue is with the relay
         self.anchored = False  # the relay holds ports for this call
+        self._released = False  # the call is over: nothing more goes to the relay
 
     @property
     def relayed(self) -> bool:
@@ -55,6 +56,11 @@ class MediaPath:
     ) -> None:
         """Pass `party`'s `sdp` (b"": a message without SDP, kept in order) to the other
         party: `then(sdp_to_send, status, now)` runs when it may go."""
+        if self._released:
+            # a late message of an ended call (a 2xx retransmitted after BYE): passed as
+            # it is, never given to the relay (which would open the call anew)
+            then(sdp, 200, now)
+            return
         if not self._queue and (self._relay is None or not sdp or party is None):
             then(sdp, 200, now)
             return
@@ -75,6 +81,8 @@ class MediaPath:
             relay.anchor(self._call_id, party, step.sdp, step.offer, self._anchored, now)
 
     def _anchored(self, sdp: bytes, status: int, now: float) -> None:
+        if self._released:
+            return  # the answer for a step already failed by `release`
         self._waiting = False
         if self._queue:
             step = self._queue.popleft()
@@ -86,9 +94,16 @@ class MediaPath:
         if self._relay is not None and self.anchored:
             self._relay.watch(self._call_id, silent)
 
-    def release(self) -> None:
-        """The call is over: the relay frees its ports; what still waits is dropped."""
-        self._queue.clear()
+    def release(self, now: float) -> None:
+        """The call is over: the relay frees its ports. What still waits for the relay
+        fails with 503 (a request waiting to be relayed must still be answered,
+        RFC 3261 §15.1.2); messages after it go as they are."""
+        if self._released:
+            return
+        self._released = True
+        waiting, self._queue = self._queue, deque()
+        for step in waiting:
+            step.then(b"", 503, now) if step.sdp else step.then(step.sdp, 200, now)
         if self._relay is not None and self.anchored:
             self.anchored = False
             self._relay.release(self._call_id)

@@ -36,6 +36,9 @@ from .session_timer import (
 # (RFC 3261 §14.1: no re-INVITE while one is pending) or the party answered with
 # something else than a 2xx, 408 or 481.
 RETRY_SECONDS = 5.0
+# A party that refuses this many refreshes in a row (a 488 or 500 each time) never lets
+# its session be refreshed: it is treated as dead, as if it answered 481.
+MAX_REFUSALS = 3
 
 
 class RefreshedLeg(Protocol):
@@ -58,7 +61,7 @@ class RefreshHost(Protocol):
     def send_ack(self, leg: RefreshedLeg, ack: Request) -> None: ...
     def invite_pending(self) -> bool: ...
     def session_dead(self, leg: RefreshedLeg, why: str, now: float) -> None: ...
-    def answered_refresh(self, leg: RefreshedLeg, response: Response, now: float) -> None: ...
+    def alive(self) -> bool: ...
 
 
 class SessionRefresher:
@@ -116,7 +119,7 @@ class SessionRefresher:
     def _due(self, leg: RefreshedLeg, now: float) -> None:
         leg.refresh.timer = None
         session = leg.refresh.session
-        if session is None:
+        if session is None or not self._host.alive():
             return
         if not session.we_refresh:
             # §10: "If no session refresh request is received before the session expires"
@@ -154,17 +157,24 @@ class SessionRefresher:
         leg = self._sent.pop(tx_id)
         dialog = leg.dialog
         if 200 <= response.status < 300 and dialog is not None:
-            dialog.update_target(response)
             if response.cseq.method == "INVITE":
+                # every 2xx is ACKed, even one that arrives after the call ended
                 ack = dialog.create_request("ACK", cseq=response.cseq.seq)
                 self._host.send_ack(leg, ack)
+            if not self._host.alive():
+                return
+            dialog.update_target(response)
+            leg.refresh.failures = 0
             self.answered(leg, response)
-            self._host.answered_refresh(leg, response, now)
             self.refreshed(leg, now)
         elif response.status in (408, 481):
             self.log.warning("call.session_refresh_failed", status=response.status)
             self._host.session_dead(leg, "session refresh failed", now)
+        elif leg.refresh.failures + 1 >= MAX_REFUSALS:
+            self.log.warning("call.session_refresh_failed", status=response.status)
+            self._host.session_dead(leg, "session refresh refused", now)
         else:
+            leg.refresh.failures += 1
             self._arm(leg, now + RETRY_SECONDS)
 
     def on_timeout(self, tx_id: str, now: float) -> None:

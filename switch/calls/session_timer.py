@@ -47,9 +47,11 @@ def requested_interval(message: Request | Response) -> int | None:
 
 
 def too_small(request: Request) -> bool:
-    """§9: a Session-Expires below our Min-SE is refused with 422 and our Min-SE."""
+    """§9: a Session-Expires below our Min-SE is refused with 422 and our Min-SE, when
+    the sender supports timers (it can retry); from one that does not, the interval is
+    raised to Min-SE in our answer instead (`as_uas`), as RFC 4028's erratum 1687 reads."""
     interval = requested_interval(request)
-    return interval is not None and interval < MIN_SE
+    return interval is not None and interval < MIN_SE and supports_timer(request)
 
 
 def supports_timer(message: Request | Response) -> bool:
@@ -78,13 +80,14 @@ class LegRefresh:
     the last SDP the switch sent that party (a re-INVITE refresh repeats it unchanged),
     and whether the party takes UPDATE (the lighter refresh, §9)."""
 
-    __slots__ = ("session", "timer", "last_sdp", "allows_update")
+    __slots__ = ("session", "timer", "last_sdp", "allows_update", "failures")
 
     def __init__(self) -> None:
         self.session: LegSession | None = None
         self.timer: Timer | None = None
         self.last_sdp = b""
         self.allows_update = False
+        self.failures = 0  # refreshes refused in a row
 
     def stop(self) -> None:
         if self.timer is not None:

@@ -18,7 +18,9 @@ The latching rule of each party, by how much a packet's source is to be trusted:
   phone whose media leaves by another router than its SIP); a later packet from the SDP
   address or the signalling address still takes over and locks;
 - a new offer or answer from the party (re-INVITE, UPDATE, the winning fork's 2xx)
-  unlocks it: the phone may have moved or changed its port.
+  that names another address unlocks it: the phone may have moved or changed its port.
+  The same address again (a refresh, or a hold with `a=sendonly`) keeps the latch: a
+  party on hold may send nothing to latch anew, and the music on hold must reach it.
 
 `RelayedStream` is one media stream (RTP and RTCP share the rule, each on its own port).
 The shell owns the sockets and calls `packet_from(side, source, data, now)`, which says
@@ -115,6 +117,11 @@ class RelayedStream:
         c=0.0.0.0 or port 0), its SIP from `signalling_ip` when given. It may have moved,
         so its latch is released."""
         party = self._parties[side]
+        moved_signalling = signalling_ip is not None and signalling_ip != party.signalling_ip
+        if sdp_address == party.sdp_address and not moved_signalling:
+            # the same description again (a session refresh, a hold whose c= stays): the
+            # party has not moved, and one on hold may send nothing to latch anew
+            return
         party.sdp_address = sdp_address
         if signalling_ip is not None:
             party.signalling_ip = signalling_ip

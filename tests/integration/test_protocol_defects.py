@@ -435,7 +435,9 @@ def test_update_moves_the_remote_target_on_the_wire(tmp_path: Path) -> None:
     call = Bridged(switch)
     try:
         moved = f"<sip:201-moved@127.0.0.1:{call.caller.port}>"
-        update = call.in_dialog("UPDATE").replace(
+        # with an offer: an UPDATE without SDP is a session refresh the switch answers
+        offer = call.in_dialog("UPDATE", ["Content-Type: application/sdp"], OFFER)
+        update = offer.replace(
             f"Contact: <sip:201@127.0.0.1:{call.caller.port}>".encode(),
             f"Contact: {moved}".encode(),
         )
@@ -443,9 +445,9 @@ def test_update_moves_the_remote_target_on_the_wire(tmp_path: Path) -> None:
         relayed = next(
             m for m in _got(call.callee) if isinstance(m, Request) and m.method == "UPDATE"
         )
-        ok = make_response(relayed, 200)
-        ok.add("contact", f"<sip:202-moved@127.0.0.1:{call.callee.port}>")
-        _send(call.callee, ok)
+        _send(
+            call.callee, _ok_with_sdp(relayed, "", f"<sip:202-moved@127.0.0.1:{call.callee.port}>")
+        )
         _got(call.caller)
         _send(call.callee, call.from_callee("INFO", 1))
         info = next(m for m in _got(call.caller) if isinstance(m, Request) and m.method == "INFO")

@@ -128,3 +128,16 @@ def test_the_sdp_address_takes_over_a_lock_on_the_signalling_ip() -> None:
     relayed.packet_from(Side.CALLEE, ("127.0.0.2", 6000), RTP, 1.1)  # the winner
     assert relayed.destination(Side.CALLEE) == ("127.0.0.2", 6000)
     assert relayed.packet_from(Side.CALLEE, ("127.0.0.2", 6100), RTP, 1.2) is None
+
+
+def test_the_same_description_again_keeps_the_latch() -> None:
+    # A refresh re-INVITE, or a hold (a=sendonly, same c=): a party on hold may send no
+    # RTP to latch anew, and what is sent to it must still reach its real address.
+    relayed = RelayedStream(CALLER_SIP_IP, CALLEE_SIP_IP)
+    relayed.described(Side.CALLEE, ("127.0.0.78", 6000), CALLEE_SIP_IP)
+    relayed.packet_from(Side.CALLEE, (CALLEE_SIP_IP, 6100), RTP, 1.0)
+    assert relayed.destination(Side.CALLEE) == (CALLEE_SIP_IP, 6100)
+    relayed.described(Side.CALLEE, ("127.0.0.78", 6000), CALLEE_SIP_IP)
+    assert relayed.destination(Side.CALLEE) == (CALLEE_SIP_IP, 6100)
+    relayed.described(Side.CALLEE, ("127.0.0.78", 6002), CALLEE_SIP_IP)  # moved
+    assert relayed.destination(Side.CALLEE) == ("127.0.0.78", 6002)

@@ -61,22 +61,27 @@ def test_a_failure_reaches_its_own_message_and_the_next_still_goes() -> None:
     assert sent == [(b"", 488), (b"relayed good", 200)]
 
 
-def test_release_frees_the_relay_once_and_drops_what_waits() -> None:
+def test_release_fails_what_waits_and_frees_the_relay_once() -> None:
+    # a request still waiting for the relay must be answered (503); a late answer of
+    # the relay is dropped; nothing after the release reaches the relay again
     relay = SlowRelay()
     path = MediaPath(relay, "c1")
-    sent: list[bytes] = []
-    path.carry(CALLER, b"offer", True, lambda b, s, _: sent.append(b), 0.0)
-    path.release()
-    path.release()
-    relay.answer()  # the relay's late answer finds nothing to send
-    assert sent == [] and relay.released == ["c1"]
+    sent: list[tuple[bytes, int]] = []
+    path.carry(CALLER, b"offer", True, lambda b, s, _: sent.append((b, s)), 0.0)
+    path.carry(CALLER, b"", False, lambda b, s, _: sent.append((b"bye", s)), 0.0)
+    path.release(0.0)
+    path.release(0.0)
+    assert sent == [(b"", 503), (b"bye", 200)] and relay.released == ["c1"]
+    relay.answer()
+    path.carry(CALLER, b"late 2xx", False, lambda b, s, _: sent.append((b, s)), 0.0)
+    assert sent[-1] == (b"late 2xx", 200) and relay.asked == []
 
 
 def test_without_a_relay_sdp_passes_untouched_at_once() -> None:
     path = MediaPath(None, "c1")
     sent: list[bytes] = []
     path.carry(CALLER, b"offer", True, lambda b, s, _: sent.append(b), 0.0)
-    path.release()
+    path.release(0.0)
     assert sent == [b"offer"]
 
 
