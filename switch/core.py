@@ -39,6 +39,7 @@ from .calls.line_state import ExtensionKey, ExtensionStates, LineState
 from .calls.ringing import Ringer
 from .calls.router import CallRouter, Destinations
 from .directory import Directory
+from .features.blf import BusyLamps
 from .features.calling_groups import CallingGroups
 from .features.hunt_groups import HuntGroups
 from .features.local_answer import LocalAnswer
@@ -105,7 +106,7 @@ class Switch:
         self.directory = DirectoryRef(directory)
         self.timers = TimerHeap()
         self.counters: Counter[str] = Counter()
-        self.lines = ExtensionStates(_line_changed)
+        self.lines = ExtensionStates(self._line_changed)
         self.calls_by_tx: dict[str, Call] = {}
         self.calls_by_dialog: dict[tuple[str, str], Call] = {}
         self.calls: dict[str, Call] = {}
@@ -165,6 +166,17 @@ class Switch:
                 voicemail=self.voicemail.start,
             )
         )
+        self.blf = BusyLamps(
+            sip=endpoint,
+            replies=self.replies,
+            gate=gate,
+            ids=ids,
+            contacts=self,
+            timers=self.timers,
+            directory=self.directory,
+            lines=self.lines,
+            calls=self,
+        )
         self.registrar = RegisterService(
             sip=endpoint,
             replies=self.replies,
@@ -201,7 +213,9 @@ class Switch:
             if call is not None:
                 call.on_response(event.tx_id, event.response, now)
             elif event.response.status >= 200 and not self.keepalive.on_answered(event.tx_id):
-                self.mwi.notifier.on_notify_answered(event.tx_id, event.response.status)
+                status = event.response.status
+                if not self.mwi.notifier.on_notify_answered(event.tx_id, status):
+                    self.blf.notifier.on_notify_answered(event.tx_id, status)
         elif isinstance(event, CancelReceived):
             call = self.calls_by_tx.get(event.invite_tx_id)
             if call is not None:
@@ -214,7 +228,8 @@ class Switch:
                 too_large = isinstance(event, TransportFailed) and event.too_large
                 call.on_timeout(event.tx_id, now, 513 if too_large else 408)
             elif not self.keepalive.on_failed(event.tx_id):
-                self.mwi.notifier.on_notify_failed(event.tx_id)
+                if not self.mwi.notifier.on_notify_failed(event.tx_id):
+                    self.blf.notifier.on_notify_failed(event.tx_id)
         elif isinstance(event, AckTimedOut):
             call = self.calls_by_tx.get(event.tx_id)
             if call is not None:
@@ -227,6 +242,15 @@ class Switch:
                 reason=event.reason,
                 status=event.status,
             )
+
+    def flush_notifications(self, now: float) -> None:
+        """The end of one pump: the busy lamps of extensions whose state changed while
+        its events were handled get their NOTIFYs, once each."""
+        self.blf.flush(now)
+
+    def _line_changed(self, key: ExtensionKey, state: LineState, calls: tuple[str, ...]) -> None:
+        _log_line_change(key, state, calls)
+        self.blf.line_changed(key)
 
     def get_timer(self) -> float | None:
         return self.timers.next_deadline()
@@ -272,7 +296,9 @@ class Switch:
         tag = request.to.tag
         call = self.calls_by_dialog.get((request.call_id, tag or ""))
         if call is None:
-            if self.mwi.notifier.on_in_dialog(event, now):
+            if self.mwi.notifier.on_in_dialog(event, now) or self.blf.notifier.on_in_dialog(
+                event, now
+            ):
                 return
             if request.method != "ACK":
                 self.replies.reply(request, 481, now)
@@ -283,10 +309,13 @@ class Switch:
 
     def _on_subscribe(self, event: RequestReceived, now: float) -> None:
         """By event package (RFC 6665 §7.2.1: an unknown one gets 489 and Allow-Events)."""
-        if event_package(event.request) == "message-summary":
+        package = event_package(event.request)
+        if package == "message-summary":
             self.mwi.on_subscribe(event, now)
+        elif package == "dialog":
+            self.blf.on_subscribe(event, now)
         else:
-            headers = [("allow-events", "message-summary")]
+            headers = [("allow-events", "message-summary, dialog")]
             self.replies.reply(event.request, 489, now, headers=headers)
 
     def _on_options(self, event: RequestReceived, now: float) -> None:
@@ -360,7 +389,7 @@ class Switch:
                 del self.calls_by_dialog[key]
 
 
-def _line_changed(key: ExtensionKey, state: LineState, calls: tuple[str, ...]) -> None:
+def _log_line_change(key: ExtensionKey, state: LineState, calls: tuple[str, ...]) -> None:
     log.info(
         "extension.state",
         customer=key[0],

@@ -336,6 +336,8 @@ class Call:
         self.cancel_forks(now, COMPLETED_ELSEWHERE, keep=fork)
         if fork.callee is not None:
             self.host.lines.connect(fork.callee, self.call_id)
+        if self.a.caller is not None:
+            self.host.lines.answered(self.a.caller, self.call_id)
         self._answer_caller(fork, response, now)
         self.log.info("call.answered", callee=_ext(fork.callee))
 
@@ -454,6 +456,8 @@ class Call:
         if picker.caller is not None:
             self.host.lines.connect(picker.caller, self.call_id)
         self.phase = CallPhase.ANSWERED
+        if self.a.caller is not None:
+            self.host.lines.answered(self.a.caller, self.call_id)
         # `to_caller` names the picker's media, `to_picker` the caller's: through the
         # relay, each party learns the relay's address and the relay the other's
         picker_party = self._party(False)

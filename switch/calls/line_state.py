@@ -69,6 +69,12 @@ class ExtensionStates:
 
         self._change(key, apply)
 
+    def answered(self, key: ExtensionKey, call_id: str) -> None:
+        """The call `key` made was answered: its line stays `in_call`, but the call's
+        dialog is confirmed now, which a busy lamp shows: the listener hears of it."""
+        if call_id in self._active.get(key, {}) and self._listener is not None:
+            self._listener(key, self.state(key), self.calls(key))
+
     def snapshot(self) -> dict[ExtensionKey, LineState]:
         keys = set(self._ringing) | set(self._active)
         return {k: self.state(k) for k in keys if self.state(k) is not LineState.IDLE}

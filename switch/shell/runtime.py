@@ -247,6 +247,10 @@ class Runtime:
                     switch.on_event(event, now)
                 except Exception:  # noqa: BLE001 - a bug in one call must not stop the others
                     log.exception("switch.error", sip_event=type(event).__name__)
+            try:
+                switch.flush_notifications(now)
+            except Exception:  # noqa: BLE001 - a lamp must not stop the calls
+                log.exception("switch.flush_error")
             failed = self._send_all(endpoint.outgoing())
             if not failed:
                 break

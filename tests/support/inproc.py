@@ -228,6 +228,7 @@ class InProcessSwitch:
                 callback(self.now)
         while (event := self.endpoint.next_event()) is not None:
             self.sw.on_event(event, self.now)
+        self.sw.flush_notifications(self.now)
         out = self.endpoint.outgoing()
         if self.timed:
             self.switch_seconds += time.perf_counter() - start
@@ -450,34 +451,47 @@ def callee_request(
     return Request(method, parse_uri(SWITCH_CONTACT.strip("<>")), headers, body)
 
 
-class MwiSubscriber:
-    """A phone subscribing to its mailbox (RFC 3842 message-summary), digest included."""
+class Subscriber:
+    """A phone subscribing to an event package (message-summary of its own mailbox by
+    default; `dialog` of another extension for a busy lamp), digest included."""
 
-    def __init__(self, switch: InProcessSwitch, phone: Address, number: str, password: str) -> None:
+    def __init__(
+        self,
+        switch: InProcessSwitch,
+        phone: Address,
+        number: str,
+        password: str,
+        *,
+        event: str = "message-summary",
+        target: str | None = None,
+    ) -> None:
         self.switch = switch
         self.phone = phone
         self.number = number
         self.password = password
+        self.event = event
+        self.target = target or number
         self.cseq = 0
-        self.to = f"<sip:{number}@{switch.domain}>"
+        self.to = f"<sip:{self.target}@{switch.domain}>"
 
     def _request(self, expires: int, auth: str | None) -> Request:
         self.cseq += 1
         host, port = self.phone
+        tag = f"{self.event[:3]}{self.number}"
         headers = [
-            ("via", f"SIP/2.0/UDP {host}:{port};branch=z9hG4bKsub{self.cseq};rport"),
-            ("from", f"<sip:{self.number}@{self.switch.domain}>;tag=mwi{self.number}"),
+            ("via", f"SIP/2.0/UDP {host}:{port};branch=z9hG4bKsub{tag}{self.cseq};rport"),
+            ("from", f"<sip:{self.number}@{self.switch.domain}>;tag={tag}"),
             ("to", self.to),
-            ("call-id", f"mwi-{self.number}"),
+            ("call-id", f"{self.event}-{self.number}-{self.target}"),
             ("cseq", f"{self.cseq} SUBSCRIBE"),
             ("max-forwards", "70"),
             ("contact", f"<sip:{self.number}@{host}:{port}>"),
-            ("event", "message-summary"),
+            ("event", self.event),
             ("expires", str(expires)),
         ]
         if auth:
             headers.append(("authorization", auth))
-        return Request("SUBSCRIBE", parse_uri(f"sip:{self.number}@{self.switch.domain}"), headers)
+        return Request("SUBSCRIBE", parse_uri(f"sip:{self.target}@{self.switch.domain}"), headers)
 
     def subscribe(self, expires: int = 3600) -> list[Request | Response]:
         """SUBSCRIBE, the 401, SUBSCRIBE with credentials: what the phone got then."""
@@ -485,7 +499,7 @@ class MwiSubscriber:
         sw.send(self._request(expires, None), self.phone)
         challenge = next(m for m in sw.take(self.phone) if isinstance(m, Response))
         assert challenge.status == 401, challenge
-        uri = f"sip:{self.number}@{sw.domain}"
+        uri = f"sip:{self.target}@{sw.domain}"
         auth = answer_challenge(
             parse_auth(challenge.get("www-authenticate") or ""),
             method="SUBSCRIBE",

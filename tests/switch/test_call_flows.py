@@ -14,7 +14,7 @@ from tests.support.inproc import (
     SDP,
     DialledCall,
     InProcessSwitch,
-    MwiSubscriber,
+    Subscriber,
     answer,
     callee_request,
 )
@@ -123,7 +123,7 @@ def test_status_after_coverage_from_an_offline_phone() -> None:
 def test_mwi_subscription_that_is_not_refreshed_ends_with_terminated_notify() -> None:
     # RFC 6665 §4.2.2: the notifier ends an expired subscription with a NOTIFY
     sw = InProcessSwitch(CONFIG)
-    got = MwiSubscriber(sw, CALLER, "100", "pw100").subscribe(expires=10)
+    got = Subscriber(sw, CALLER, "100", "pw100").subscribe(expires=10)
     first = [m for m in got if isinstance(m, Request) and m.method == "NOTIFY"]
     assert first and (first[0].get("subscription-state") or "").startswith("active")
     sw.send(make_response(first[0], 200), CALLER)

@@ -21,7 +21,7 @@ from tests.support.inproc import (
     TWO_PHONES,
     DialledCall,
     InProcessSwitch,
-    MwiSubscriber,
+    Subscriber,
     answer,
     callee_request,
     with_sdp,
@@ -190,7 +190,7 @@ def _notifies(got: list[Request | Response]) -> list[Request]:
 def test_notify_answered_481_ends_the_subscription_and_unsolicited_resumes() -> None:
     # RFC 6665 §4.2.2: a phone that rebooted answers 481; its lamp must not stay wrong.
     sw = InProcessSwitch(VOICEMAIL_CONFIG, registered={"310": ANN})
-    subscriber = MwiSubscriber(sw, ANN, "310", "pw310")
+    subscriber = Subscriber(sw, ANN, "310", "pw310")
     [first] = _notifies(subscriber.subscribe())
     sw.send(make_response(first, 481), ANN)
     sw.sw.mwi.mailbox_changed(Mailbox("tele", "310"), sw.now)  # a message arrives
@@ -202,7 +202,7 @@ def test_notify_answered_481_ends_the_subscription_and_unsolicited_resumes() -> 
 
 def test_unsubscribe_ends_cleanly_without_reason_timeout() -> None:
     sw = InProcessSwitch(VOICEMAIL_CONFIG)
-    subscriber = MwiSubscriber(sw, ANN, "310", "pw310")
+    subscriber = Subscriber(sw, ANN, "310", "pw310")
     subscriber.subscribe()
     [last] = _notifies(subscriber.refresh(0))
     assert last.get("subscription-state") == "terminated"
