@@ -132,7 +132,7 @@ class Switch:
             timers=self.timers,
             carry_out=self.router.carry_out,
         )
-        self.hunt_state = HuntState(state_store)
+        self.hunt_state = HuntState(state_store, login_changed=self._login_changed)
         self.mwi = MessageWaiting(
             sip=endpoint,
             replies=self.replies,
@@ -176,6 +176,7 @@ class Switch:
             directory=self.directory,
             lines=self.lines,
             calls=self,
+            hunt_state=self.hunt_state,
         )
         self.registrar = RegisterService(
             sip=endpoint,
@@ -248,6 +249,9 @@ class Switch:
         its events were handled get their NOTIFYs, once each."""
         self.blf.flush(now)
 
+    def _login_changed(self, customer: str, group: str, member: str) -> None:
+        self.blf.login_changed(customer, group, member)
+
     def _line_changed(self, key: ExtensionKey, state: LineState, calls: tuple[str, ...]) -> None:
         _log_line_change(key, state, calls)
         self.blf.line_changed(key)
@@ -263,6 +267,7 @@ class Switch:
         decision after this reads the new one."""
         self.directory.current = directory
         self.router.invite_401_user_agents = invite_401_user_agents
+        self.blf.reloaded()  # a member the new file removed is logged out of its lamp
 
     # -- requests ----------------------------------------------------------------------
     def _on_request(self, event: RequestReceived, now: float) -> None:

@@ -28,7 +28,20 @@ from ..calls.legs import InboundLeg
 from ..calls.line_state import ExtensionKey, ExtensionStates
 from ..calls.ports import CallBook
 from ..ports import Contacts, DirectoryRef, Gate, Replies, SipOut, Timers
+from ..storage.hunt_state import HuntState
 from .subscriptions import Notifier, Subscription
+
+
+class HuntLamp(NamedTuple):
+    """A member's login lamp of a hunt group: the resource of a SUBSCRIBE to the group's
+    number, one per subscriber (the lamp shows the subscriber's own membership)."""
+
+    customer: str
+    group: str
+    member: str
+
+
+Watched = ExtensionKey | HuntLamp
 
 
 class DialogView(NamedTuple):
@@ -55,14 +68,16 @@ class BusyLamps:
         directory: DirectoryRef,
         lines: ExtensionStates,
         calls: CallBook,
+        hunt_state: HuntState,
     ) -> None:
         self._replies = replies
         self._gate = gate
         self._directory = directory
         self._lines = lines
         self._calls = calls
-        self._changed: dict[ExtensionKey, None] = {}
-        self.notifier: Notifier[ExtensionKey] = Notifier(
+        self._hunt_state = hunt_state
+        self._changed: dict[Watched, None] = {}
+        self.notifier: Notifier[Watched] = Notifier(
             name="blf",
             event="dialog",
             content_type="application/dialog-info+xml",
@@ -83,20 +98,36 @@ class BusyLamps:
         customer = customer_of(directory, request, to_first=True)
         uri = request.uri
         target = uri.user if isinstance(uri, SipUri) else None
-        if customer is None or target is None or directory.extension(customer.name, target) is None:
+        group = directory.hunt_group(customer.name, target) if customer and target else None
+        extension = directory.extension(customer.name, target) if customer and target else None
+        if customer is None or target is None or (group is None and extension is None):
             self._replies.reply(request, 404, now)
             return
         password_of = partial(directory.password, customer.name)
         user = self._gate.authenticate(event, customer.domain, "authorization", password_of, now)
         if user is None:
             return
-        self.notifier.accept(event, (customer.name, target), user, now)
+        resource: Watched = (
+            HuntLamp(customer.name, target, user) if group is not None else (customer.name, target)
+        )
+        self.notifier.accept(event, resource, user, now)
 
     # -- line state -------------------------------------------------------------------------
     def line_changed(self, key: ExtensionKey) -> None:
         """The extension's line state changed; its watchers hear of it at `flush`."""
         if self.notifier.subscriptions:
             self._changed[key] = None
+
+    def login_changed(self, customer: str, group: str, member: str) -> None:
+        """A member logged in or out of a dynamic hunt group (code or auto logout)."""
+        if self.notifier.subscriptions:
+            self._changed[HuntLamp(customer, group, member)] = None
+
+    def reloaded(self) -> None:
+        """A new configuration may have removed members: every login lamp is looked at."""
+        for sub in self.notifier.subscriptions.values():
+            if isinstance(sub.resource, HuntLamp):
+                self._changed[sub.resource] = None
 
     def flush(self, now: float) -> None:
         """One NOTIFY per watcher of each extension that changed since the last flush."""
@@ -107,17 +138,38 @@ class BusyLamps:
             self.notifier.changed(key, now)
 
     # -- the body ---------------------------------------------------------------------------
-    def _body(self, sub: Subscription[ExtensionKey]) -> bytes:
-        customer_name, number = sub.resource
+    def _body(self, sub: Subscription[Watched]) -> bytes:
+        resource = sub.resource
+        if isinstance(resource, HuntLamp):
+            return self._login_lamp(resource, sub.version)
+        customer_name, number = resource
         customer = self._directory.current.customer(customer_name)
         domain = customer.domain if customer is not None else ""
         dialogs = []
-        for call_id in self._lines.calls(sub.resource):
+        for call_id in self._lines.calls(resource):
             call = self._calls.find(call_id)
-            view = dialog_of(call, sub.resource) if call is not None else None
+            view = dialog_of(call, resource) if call is not None else None
             if view is not None:
                 dialogs.append(view)
         return dialog_info(f"sip:{number}@{domain}", sub.version, dialogs)
+
+
+    def _login_lamp(self, lamp: HuntLamp, version: int) -> bytes:
+        """docs/PRODUCT.md, hunt groups: "the indicator ... lights up when you are logged
+        in": `confirmed` while the member is in (a static group's members always are),
+        `terminated` once out, by code, auto logout, or a reload that removed it."""
+        directory = self._directory.current
+        group = directory.hunt_group(lamp.customer, lamp.group)
+        customer = directory.customer(lamp.customer)
+        member = group is not None and lamp.member in group.members
+        logged_in = member and (
+            group is not None
+            and (not group.dynamic or self._hunt_state.logged_in(*lamp))
+        )
+        state = "confirmed" if logged_in else "terminated"
+        domain = customer.domain if customer is not None else ""
+        view = DialogView(f"login-{lamp.member}", None, None, "recipient", state, None)
+        return dialog_info(f"sip:{lamp.group}@{domain}", version, [view])
 
 
 def dialog_of(call: Call, key: ExtensionKey) -> DialogView | None:

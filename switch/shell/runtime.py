@@ -328,7 +328,7 @@ class Runtime:
         self.config = config
         self.switch.reload(Directory.build(config), config.server.auth.invite_401_user_agents)
         log.info("reloaded", config=self.config_path)
-        flush_logs()
+        self._pump(time.time())  # what the reload changed (login lamps) goes out now
 
     def run_pumped(self, callback: Callable[[float], None]) -> None:
         """Run a callback from the media or file shell as if it were a SIP event: inside

@@ -7,6 +7,8 @@ several nodes); reads are served from memory, loaded once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .state_store import StateStore
 
 _BLOCK = "hunt_block"
@@ -14,9 +16,14 @@ _LOGIN = "hunt_login"
 _CURSOR = "hunt_cursor"
 
 
+# login_changed(customer, group, extension): a dynamic login or logout took effect
+LoginListener = Callable[[str, str, str], None]
+
+
 class HuntState:
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, login_changed: LoginListener | None = None) -> None:
         self._store = store
+        self._login_changed = login_changed
         self._blocked = {key for key, _ in store.items(_BLOCK)}
         self._logins = {key for key, _ in store.items(_LOGIN)}
         self._cursors = {key: int(value) for key, value in store.items(_CURSOR) if value.isdigit()}
@@ -33,7 +40,11 @@ class HuntState:
         return f"{customer}/{group}/{extension}" in self._logins
 
     def set_logged_in(self, customer: str, group: str, extension: str, on: bool) -> None:
-        self._flag(self._logins, _LOGIN, f"{customer}/{group}/{extension}", on)
+        key = f"{customer}/{group}/{extension}"
+        changed = (key in self._logins) != on
+        self._flag(self._logins, _LOGIN, key, on)
+        if changed and self._login_changed is not None:
+            self._login_changed(customer, group, extension)
 
     def _flag(self, flags: set[str], namespace: str, key: str, on: bool) -> None:
         """A yes/no state kept in memory and, as a present or absent key, in the store."""

@@ -22,6 +22,7 @@ from tests.support.inproc import (
     DialledCall,
     InProcessSwitch,
     ScriptedSession,
+    Subscriber,
     answer,
 )
 
@@ -495,3 +496,32 @@ def test_retrieval_9_keeps_the_message_as_heard(tmp_path: Path) -> None:
     assert kept.heard
     (body,) = notifications(sw, MAILBOX)
     assert "Messages-Waiting: no" in body and "Voice-Message: 0/1" in body
+
+
+def _login_lamp(got: list[Request | Response]) -> list[str]:
+    """The dialog states of the last dialog-info NOTIFY among `got`."""
+    import xml.etree.ElementTree as ET
+
+    notifies = [m for m in got if isinstance(m, Request) and m.method == "NOTIFY"]
+    assert notifies, "no NOTIFY"
+    root = ET.fromstring(notifies[-1].body)
+    assert root.get("entity") == f"sip:803@{DOMAIN}"
+    ns = {"d": "urn:ietf:params:xml:ns:dialog-info"}
+    return [d.findtext("d:state", namespaces=ns) or "" for d in root.findall("d:dialog", ns)]
+
+
+def test_the_login_lamp_of_a_dynamic_hunt_group_follows_the_members_login(
+    tmp_path: Path,
+) -> None:
+    # docs/PRODUCT.md: "the indicator to the left of the button lights up when you are
+    # logged in to the hunt group"; by code, and out again by auto logout
+    sw = switch("301", "302", state_dir=tmp_path)
+    key = ("127.0.0.1", 7601)  # 301's lamp key (its own address, as a phone's BLF has)
+    lamp = Subscriber(sw, key, "301", "pw301", event="dialog", target="803")
+    assert _login_lamp(lamp.subscribe()) == ["terminated"]
+    feature(sw, "301", f"{LOGIN}803*2468")
+    assert _login_lamp(sw.take(key)) == ["confirmed"]
+    call_from(sw, "310", "803")  # 301 lets it ring out: auto_logout
+    rings(sw, "301")
+    sw.advance(RING + 1, step=1)
+    assert _login_lamp(sw.take(key)) == ["terminated"]
