@@ -236,6 +236,11 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     407, as a B2BUA on the call path should send."""
 
 
+class BlfSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    max_subscriptions: Annotated[int, Meta(ge=1)] = 200
+    """Busy-lamp subscriptions one phone (one source address) may hold; beyond, 503."""
+
+
 class NatSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     keepalive_seconds: Annotated[int, Meta(ge=0)] = 30
     """How often a phone registered from behind a NAT router gets an OPTIONS over UDP;
@@ -268,6 +273,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     rtp_ports: Annotated[str, Meta(pattern=PORT_RANGE_PATTERN)] = "10000-20000"
     nat: NatSettings = msgspec.field(default_factory=NatSettings)
+    blf: BlfSettings = msgspec.field(default_factory=BlfSettings)
     media: MediaSettings = msgspec.field(default_factory=MediaSettings)
     session_expires: Annotated[int, Meta(ge=0)] = 1800
     """RFC 4028 session interval the switch asks for on every leg; dead sessions end

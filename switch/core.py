@@ -93,6 +93,7 @@ class Switch:
         media: MediaPort | None = None,
         relay: MediaRelay | None = None,
         session_expires: int = 0,
+        max_blf_subscriptions: int = 200,
         invite_401_user_agents: tuple[str, ...] = (),
         keepalive_seconds: float = 0.0,
     ) -> None:
@@ -177,6 +178,7 @@ class Switch:
             lines=self.lines,
             calls=self,
             hunt_state=self.hunt_state,
+            max_per_phone=max_blf_subscriptions,
         )
         self.registrar = RegisterService(
             sip=endpoint,

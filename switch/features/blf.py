@@ -31,6 +31,8 @@ from ..ports import Contacts, DirectoryRef, Gate, Replies, SipOut, Timers
 from ..storage.hunt_state import HuntState
 from .subscriptions import Notifier, Subscription
 
+RETRY_AFTER = 60  # seconds a phone over `server.blf.max_subscriptions` is told to wait
+
 
 class HuntLamp(NamedTuple):
     """A member's login lamp of a hunt group: the resource of a SUBSCRIBE to the group's
@@ -69,6 +71,7 @@ class BusyLamps:
         lines: ExtensionStates,
         calls: CallBook,
         hunt_state: HuntState,
+        max_per_phone: int = 200,
     ) -> None:
         self._replies = replies
         self._gate = gate
@@ -76,6 +79,7 @@ class BusyLamps:
         self._lines = lines
         self._calls = calls
         self._hunt_state = hunt_state
+        self.max_per_phone = max_per_phone
         self._changed: dict[Watched, None] = {}
         self.notifier: Notifier[Watched] = Notifier(
             name="blf",
@@ -103,6 +107,12 @@ class BusyLamps:
         if customer is None or target is None or (group is None and extension is None):
             self._replies.reply(request, 404, now)
             return
+        if self._held_by(event.source) >= self.max_per_phone:
+            # a phone subscribing to everything again and again: bounded, and told when
+            # to come back (RFC 3261 §21.5.4), before any digest work is spent on it
+            retry = [("retry-after", str(RETRY_AFTER))]
+            self._replies.reply(request, 503, now, "Too Many Subscriptions", headers=retry)
+            return
         password_of = partial(directory.password, customer.name)
         user = self._gate.authenticate(event, customer.domain, "authorization", password_of, now)
         if user is None:
@@ -111,6 +121,9 @@ class BusyLamps:
             HuntLamp(customer.name, target, user) if group is not None else (customer.name, target)
         )
         self.notifier.accept(event, resource, user, now)
+
+    def _held_by(self, source: tuple[str, int]) -> int:
+        return sum(1 for sub in self.notifier.subscriptions.values() if sub.peer[0] == source)
 
     # -- line state -------------------------------------------------------------------------
     def line_changed(self, key: ExtensionKey) -> None:

@@ -149,6 +149,7 @@ class Runtime:
             media=RuntimeMedia(self.media_server, self.run_pumped),
             relay=self.relay,
             session_expires=server.session_expires,
+            max_blf_subscriptions=server.blf.max_subscriptions,
             invite_401_user_agents=auth.invite_401_user_agents,
             keepalive_seconds=float(server.nat.keepalive_seconds),
         )

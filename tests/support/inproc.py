@@ -479,7 +479,10 @@ class Subscriber:
         host, port = self.phone
         tag = f"{self.event[:3]}{self.number}"
         headers = [
-            ("via", f"SIP/2.0/UDP {host}:{port};branch=z9hG4bKsub{tag}{self.cseq};rport"),
+            (
+                "via",
+                f"SIP/2.0/UDP {host}:{port};branch=z9hG4bK{tag}t{self.target}c{self.cseq};rport",
+            ),
             ("from", f"<sip:{self.number}@{self.switch.domain}>;tag={tag}"),
             ("to", self.to),
             ("call-id", f"{self.event}-{self.number}-{self.target}"),

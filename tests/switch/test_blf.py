@@ -119,3 +119,17 @@ def test_dialog_info_escapes_what_it_quotes() -> None:
     dialog = root.find("d:dialog", NS)
     assert dialog is not None and dialog.get("call-id") == "c&1"
     assert dialog.findtext("d:remote/d:identity", namespaces=NS) == "sip:<evil>@t.test"
+
+
+def test_a_phone_over_its_subscription_limit_gets_503_with_retry_after() -> None:
+    sw = InProcessSwitch(TWO_PHONES)
+    sw.sw.blf.max_per_phone = 2  # server.blf.max_subscriptions
+    for target in ("320", "310"):
+        assert _notifies(Subscriber(sw, CAROL, "310", "pw310", event="dialog", target=target)
+                         .subscribe())  # fmt: skip
+    third = Subscriber(sw, CAROL, "320", "pw320", event="dialog", target="310")
+    sw.send(third._request(3600, None), CAROL)
+    [refused] = sw.finals(CAROL)
+    assert refused.status == 503 and refused.get("retry-after") == "60"
+    another_phone = Subscriber(sw, BOB, "320", "pw320", event="dialog", target="320")
+    assert _notifies(another_phone.subscribe())  # the limit is per phone
