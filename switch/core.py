@@ -156,13 +156,15 @@ class Switch:
             state=self.hunt_state,
             ringer=ringer,
         )
+        pickups = Pickups(directory=self.directory, calls=self, ids=ids)
         self.router.connect(
             Destinations(
                 extension=ringer.ring_extension,
                 trunk=ringer.ring_trunk,
                 calling_group=CallingGroups(directory=self.directory, ringer=ringer).start,
                 hunt_group=hunt_groups.start,
-                pickup=Pickups(directory=self.directory, calls=self, ids=ids).pick_up,
+                pickup=pickups.pick_up,
+                replaces=pickups.replace,
                 member_code=MemberCodes(state=self.hunt_state, local=local).apply,
                 voicemail=self.voicemail.start,
             )

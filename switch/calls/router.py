@@ -61,6 +61,7 @@ class Destinations:
     calling_group: Callable[[Call, RingCallingGroup, int, float], None]
     hunt_group: Callable[[Call, RingHuntGroup, int, float], None]
     pickup: Callable[[Call, Pickup, float], None]
+    replaces: Callable[[Call, str, float], None]
     member_code: Callable[[Call, MemberCode, float], None]
     voicemail: Callable[[Call, Voicemail, float], None]
 
@@ -92,6 +93,13 @@ class CallRouter:
             return
         caller = self._identify_caller(event, now)
         if caller is None:
+            return
+        replaces = request.get("replaces")
+        if replaces is not None and caller.extension is not None:
+            # RFC 3891: the INVITE names a dialog of ours, not a number to route
+            to = self._destinations
+            assert to is not None
+            to.replaces(self._open_call(event, caller, now), replaces, now)
             return
         dialed = dialed_number(request)
         if not dialed:

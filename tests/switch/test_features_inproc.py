@@ -525,3 +525,40 @@ def test_the_login_lamp_of_a_dynamic_hunt_group_follows_the_members_login(
     rings(sw, "301")
     sw.advance(RING + 1, step=1)
     assert _login_lamp(sw.take(key)) == ["terminated"]
+
+
+def _replacing(
+    sw: InProcessSwitch, number: str, ringing: Request, to_tag: str | None = None
+) -> None:
+    """`number`'s busy-lamp key picks up the call `ringing` rings: INVITE with Replaces
+    naming that early dialog (RFC 3891; the to-tag is the switch's, as the lamp showed)."""
+    tag = ringing.from_.tag if to_tag is None else to_tag
+    replaces = f"{ringing.call_id};to-tag={tag};from-tag=t-ringing;early-only"
+    sw.dial(phone(number), number, f"pw{number}", "301", call_id=f"r{next(CALL_IDS)}-{number}",
+            offer=sdp(*PICKER_SDP), extra=[("replaces", replaces)])  # fmt: skip
+
+
+def test_invite_with_replaces_of_a_ringing_dialog_picks_the_call_up() -> None:
+    sw = switch("301", "303")
+    caller = call_from(sw, "310", "301", offer=sdp(*CALLER_SDP))
+    ringing = rings(sw, "301")
+    _replacing(sw, "303", ringing)
+    assert cancelled(sw, "301").get("reason") == ELSEWHERE
+    assert media_of(caller.answered().body) == PICKER_SDP
+    assert 200 in finals(sw.take(phone("303")))
+    # the same dialog named again: that call was picked up already
+    _replacing(sw, "302", ringing)
+    assert finals(sw.take(phone("302"))) == [486]
+
+
+def test_replaces_follows_the_pickup_rights_and_names_only_our_dialogs() -> None:
+    sw = switch("301", "304", "306")
+    call_from(sw, "310", "301")
+    ringing = rings(sw, "301")
+    _replacing(sw, "306", ringing)  # the lobby's user group may not pick up
+    assert finals(sw.take(phone("306"))) == [403]
+    _replacing(sw, "304", ringing)  # 304 shares no pickup group with 301
+    assert finals(sw.take(phone("304"))) == [403]
+    _replacing(sw, "303", ringing, to_tag="nobody")  # no such dialog (RFC 3891 §3)
+    assert finals(sw.take(phone("303"))) == [481]
+    assert not of(sw.take(phone("301")), "CANCEL"), "the ringing phone was left alone"
