@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from harness import PASSWORDS, start_switch
-from nated import DOMAIN, NatedCall
+from harness import PASSWORDS, customer, extension, start_switch
+from nated import DOMAIN, NatedCall, nated_sdp, next_of
 from rawsip import RawPhone
 
 from sipstack.message import Request, make_response
@@ -83,3 +83,67 @@ def test_another_customers_phone_gets_no_lamp(tmp_path: Path) -> None:
     finally:
         stranger.close()
         switch.stop()
+
+
+def test_a_lamps_key_picks_up_the_ringing_call_with_replaces(tmp_path: Path) -> None:
+    # 203 watches 202; 201 calls 202, which rings; 203 presses the lamp's key: an INVITE
+    # with Replaces naming the early dialog the NOTIFY showed (RFC 3891, RFC 4235)
+    extensions = [extension(n, PASSWORDS[n]) for n in ("201", "202", "203")]
+    acme = customer(
+        "acme", DOMAIN, extensions,
+        extension_lists=[{"name": "desk", "extensions": ["202", "203"]}],
+        pickup_groups=[{"name": "desk", "number": "551", "extension_list": "desk"}],
+    )  # fmt: skip
+    switch = start_switch(tmp_path / "switch", customers=[acme])
+    lamp = RawPhone(switch.host, switch.port, "203", DOMAIN)
+    ringing_phone = RawPhone(switch.host, switch.port, "202", DOMAIN)
+    caller = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    try:
+        registered = ringing_phone.register(PASSWORDS["202"])
+        assert registered is not None and registered.status == 200
+        assert _subscribe(lamp, PASSWORDS["203"], "202") == 200
+        _lamp(lamp)
+        sdp = ["Content-Type: application/sdp"]
+        offer = nated_sdp("127.0.0.77", 40000)
+        ring = caller.authenticated(
+            "INVITE", f"sip:202@{DOMAIN}", PASSWORDS["201"], sdp, to=f"<sip:202@{DOMAIN}>",
+            body=offer,
+        )  # fmt: skip
+        assert ring is None
+        invite = next_of(ringing_phone, "INVITE")
+        assert isinstance(invite, Request)
+        ringing = make_response(invite, 180, to_tag="t202")
+        ringing_phone.sock.sendto(serialize(ringing), ringing_phone.target)
+        early = _dialog(lamp)
+        assert early.get("call-id") == invite.call_id
+        replaces = f"Replaces: {early.get('call-id')};to-tag={early.get('remote-tag')}"
+        picked = lamp.authenticated(
+            "INVITE", f"sip:202@{DOMAIN}", PASSWORDS["203"], [*sdp, replaces],
+            to=f"<sip:202@{DOMAIN}>", body=nated_sdp("127.0.0.78", 40002),
+        )  # fmt: skip
+        assert picked is not None and picked.status == 200, picked
+        assert next_of(caller, 200).status == 200  # type: ignore[union-attr]
+        cancel = next_of(ringing_phone, "CANCEL")
+        assert isinstance(cancel, Request)
+        assert "Call completed elsewhere" in (cancel.get("reason") or "")
+    finally:
+        for phone in (lamp, ringing_phone, caller):
+            phone.close()
+        switch.stop()
+
+
+def _dialog(phone: RawPhone) -> ET.Element:
+    """The first <dialog> of the next new NOTIFY (early, while the phone rings)."""
+    seen: set[int] = getattr(phone, "seen_notifies", set())
+    phone.seen_notifies = seen  # type: ignore[attr-defined]
+    while True:
+        notify = phone.next_message(
+            1.0, lambda m: isinstance(m, Request) and m.method == "NOTIFY"
+        )
+        assert isinstance(notify, Request), "no NOTIFY within a second"
+        phone.sock.sendto(serialize(make_response(notify, 200)), phone.target)
+        if notify.cseq.seq not in seen:
+            seen.add(notify.cseq.seq)
+            dialog = ET.fromstring(notify.body).find("d:dialog", NS)
+            assert dialog is not None, notify.body
+            return dialog
