@@ -357,23 +357,29 @@ def _sdp(host: str, port: int, codec: int) -> bytes:
     ).encode()
 
 
+BOB_SOFT = ("127.0.0.1", 7321)
+
+
+def _bob_on_two_phones() -> tuple[InProcessSwitch, Request, Request]:
+    """Ann calls Bob, who has a desk phone and a softphone: the INVITE each got."""
+    sw = InProcessSwitch(CONFIG)
+    sw.register("320", BOB)
+    sw.register("320", BOB_SOFT)
+    sw.dial(ANN, "310", "pw310", "320")
+    return sw, sw.requests(BOB, "INVITE")[0], sw.requests(BOB_SOFT, "INVITE")[0]
+
+
 def test_forked_early_answers_reach_the_caller_on_an_early_dialog_each() -> None:
     # RFC 3261 §13.2.1 / §12.1: each fork's 183 is an early dialog of its own; the 2xx of
     # the winner confirms the dialog on which its early answer came. Before, both forks'
     # SDP went out on one To tag and the 2xx of the second followed on it.
-    bob_desk, bob_soft = BOB, ("127.0.0.1", 7321)
-    sw = InProcessSwitch(CONFIG)
-    sw.register("320", bob_desk)
-    sw.register("320", bob_soft)
-    sw.dial(ANN, "310", "pw310", "320")
-    desk_invite = sw.requests(bob_desk, "INVITE")[0]
-    soft_invite = sw.requests(bob_soft, "INVITE")[0]
+    sw, desk_invite, soft_invite = _bob_on_two_phones()
     for invite, phone, tag, codec in (
-        (desk_invite, bob_desk, "desk", 0),
-        (soft_invite, bob_soft, "soft", 8),
+        (desk_invite, BOB, "desk", 0),
+        (soft_invite, BOB_SOFT, "soft", 8),
     ):
         sw.send(with_sdp(invite, 183, tag, phone, _sdp("127.0.0.1", phone[1] + 1000, codec)), phone)
-    sw.send(with_sdp(soft_invite, 200, "soft", bob_soft, _sdp("127.0.0.1", 8321, 8)), bob_soft)
+    sw.send(with_sdp(soft_invite, 200, "soft", BOB_SOFT, _sdp("127.0.0.1", 8321, 8)), BOB_SOFT)
     got = [m for m in sw.take(ANN) if isinstance(m, Response) and m.status in (183, 200)]
     assert [m.status for m in got] == [183, 183, 200]
     desk_tag, soft_tag, answer_tag = (m.to.tag for m in got)
@@ -386,7 +392,7 @@ def test_forked_early_answers_reach_the_caller_on_an_early_dialog_each() -> None
     call.answer = got[2]
     call.ack()
     call.bye()
-    assert [m.method for m in sw.requests(bob_soft)] == ["ACK", "BYE"]
+    assert [m.method for m in sw.requests(BOB_SOFT)] == ["ACK", "BYE"]
 
 
 def test_ringing_shares_the_callers_dialog_and_a_second_answer_gets_its_own() -> None:
@@ -394,19 +400,13 @@ def test_ringing_shares_the_callers_dialog_and_a_second_answer_gets_its_own() ->
     # ringing would: callers that expect a single early dialog keep working). The soft
     # phone's early media takes that dialog; the desk phone's 2xx then comes on a dialog
     # of its own, never after another phone's early answer on the same one (§13.2.1).
-    bob_desk, bob_soft = BOB, ("127.0.0.1", 7321)
-    sw = InProcessSwitch(CONFIG)
-    sw.register("320", bob_desk)
-    sw.register("320", bob_soft)
-    sw.dial(ANN, "310", "pw310", "320")
-    desk_invite = sw.requests(bob_desk, "INVITE")[0]
-    soft_invite = sw.requests(bob_soft, "INVITE")[0]
-    for invite, phone, tag in ((desk_invite, bob_desk, "desk"), (soft_invite, bob_soft, "soft")):
+    sw, desk_invite, soft_invite = _bob_on_two_phones()
+    for invite, phone, tag in ((desk_invite, BOB, "desk"), (soft_invite, BOB_SOFT, "soft")):
         ringing = make_response(invite, 180, to_tag=tag)
         ringing.add("contact", f"<sip:{tag}@{phone[0]}:{phone[1]}>")
         sw.send(ringing, phone)
-    sw.send(with_sdp(soft_invite, 183, "soft", bob_soft, _sdp("127.0.0.1", 8321, 8)), bob_soft)
-    sw.send(with_sdp(desk_invite, 200, "desk", bob_desk, _sdp("127.0.0.1", 8320, 0)), bob_desk)
+    sw.send(with_sdp(soft_invite, 183, "soft", BOB_SOFT, _sdp("127.0.0.1", 8321, 8)), BOB_SOFT)
+    sw.send(with_sdp(desk_invite, 200, "desk", BOB, _sdp("127.0.0.1", 8320, 0)), BOB)
     got = [m for m in sw.take(ANN) if isinstance(m, Response) and m.status >= 180]
     assert [m.status for m in got] == [180, 180, 183, 200]
     ring_a, ring_b, early_tag, answer_tag = (m.to.tag for m in got)
