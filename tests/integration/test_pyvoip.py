@@ -17,6 +17,7 @@ with a registered SIPp callee.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,32 @@ from pyVoIP.VoIP import CallState, PhoneStatus, VoIPPhone  # noqa: E402
 pytestmark = [pytest.mark.integration]
 
 DOMAIN = "localhost"
+
+
+class _DaemonTimer(threading.Timer):
+    """pyVoIP's threads as daemons: one stuck inside the library (seen once: its RTP
+    receiver's Thread.start never returned) must fail its test, not keep pytest alive."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.daemon = True
+
+
+@pytest.fixture(autouse=True)
+def _daemon_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyVoIP.RTP
+    import pyVoIP.SIP
+    import pyVoIP.VoIP.VoIP
+
+    for module in (pyVoIP.RTP, pyVoIP.SIP, pyVoIP.VoIP.VoIP):
+        monkeypatch.setattr(module, "Timer", _DaemonTimer)
+
+
+def _stop(phone: VoIPPhone, within: float = 15.0) -> None:
+    """phone.stop(), given up after `within` seconds (it waits on pyVoIP's own threads)."""
+    stopper = threading.Thread(target=phone.stop, daemon=True)
+    stopper.start()
+    stopper.join(within)
 
 
 @pytest.fixture
@@ -87,7 +114,7 @@ def test_pyvoip_registers_answers_and_media_flows(switch: SwitchProcess) -> None
         time.sleep(0.3)
     finally:
         caller.close()
-        phone.stop()
+        _stop(phone)
     assert answered, "pyVoIP's call callback ran"
     # pyVoIP hands out 8-bit unsigned linear audio: the caller's tone is in it
     audio = np.frombuffer(b"".join(heard), dtype=np.uint8).astype(np.int16) - 128
@@ -120,7 +147,7 @@ def test_pyvoip_places_a_call_through_the_switch(switch: SwitchProcess, tmp_path
         time.sleep(0.5)
         call.hangup()
     finally:
-        phone.stop()
+        _stop(phone)
     result = callee.wait(30).assert_ok("the SIPp phone pyVoIP called")
     invite = result.received_requests("INVITE")[0]
     assert "<sip:301@localhost>" in (invite.header("From") or "")
