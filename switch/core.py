@@ -180,8 +180,11 @@ class Switch:
             lines=self.lines,
             calls=self,
             hunt_state=self.hunt_state,
+            store=state_store,
             max_per_phone=max_blf_subscriptions,
         )
+        # lamps kept from before a restart are told to subscribe again (RFC 6665 §4.1.3)
+        self.blf.notifier.deactivate_kept(now)
         self.registrar = RegisterService(
             sip=endpoint,
             replies=self.replies,

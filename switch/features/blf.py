@@ -29,7 +29,8 @@ from ..calls.line_state import ExtensionKey, ExtensionStates
 from ..calls.ports import CallBook
 from ..ports import Contacts, DirectoryRef, Gate, Replies, SipOut, Timers
 from ..storage.hunt_state import HuntState
-from .subscriptions import Notifier, Subscription
+from ..storage.state_store import StateStore
+from .subscriptions import Keeping, Notifier, Subscription
 
 RETRY_AFTER = 60  # seconds a phone over `server.blf.max_subscriptions` is told to wait
 
@@ -71,6 +72,7 @@ class BusyLamps:
         lines: ExtensionStates,
         calls: CallBook,
         hunt_state: HuntState,
+        store: StateStore | None = None,
         max_per_phone: int = 200,
     ) -> None:
         self._replies = replies
@@ -90,6 +92,7 @@ class BusyLamps:
             ids=ids,
             contacts=contacts,
             timers=timers,
+            keeping=Keeping(store, _encode, self._decode) if store is not None else None,
         )
 
     # -- SUBSCRIBE ---------------------------------------------------------------------------
@@ -150,6 +153,17 @@ class BusyLamps:
         for key in changed:
             self.notifier.changed(key, now)
 
+    def _decode(self, text: str) -> Watched | None:
+        """A kept resource, if the directory still has it."""
+        kind, _, rest = text.partition("/")
+        parts = rest.split("/")
+        directory = self._directory.current
+        if kind == "ext" and len(parts) == 2 and directory.extension(*parts) is not None:
+            return (parts[0], parts[1])
+        if kind == "hunt" and len(parts) == 3 and directory.hunt_group(*parts[:2]) is not None:
+            return HuntLamp(*parts)
+        return None
+
     # -- the body ---------------------------------------------------------------------------
     def _body(self, sub: Subscription[Watched]) -> bytes:
         resource = sub.resource
@@ -166,7 +180,6 @@ class BusyLamps:
                 dialogs.append(view)
         return dialog_info(f"sip:{number}@{domain}", sub.version, dialogs)
 
-
     def _login_lamp(self, lamp: HuntLamp, version: int) -> bytes:
         """docs/PRODUCT.md, hunt groups: "the indicator ... lights up when you are logged
         in": `confirmed` while the member is in (a static group's members always are),
@@ -176,13 +189,18 @@ class BusyLamps:
         customer = directory.customer(lamp.customer)
         member = group is not None and lamp.member in group.members
         logged_in = member and (
-            group is not None
-            and (not group.dynamic or self._hunt_state.logged_in(*lamp))
+            group is not None and (not group.dynamic or self._hunt_state.logged_in(*lamp))
         )
         state = "confirmed" if logged_in else "terminated"
         domain = customer.domain if customer is not None else ""
         view = DialogView(f"login-{lamp.member}", None, None, "recipient", state, None)
         return dialog_info(f"sip:{lamp.group}@{domain}", version, [view])
+
+
+def _encode(resource: Watched) -> str:
+    if isinstance(resource, HuntLamp):
+        return "hunt/" + "/".join(resource)
+    return "ext/" + "/".join(resource)
 
 
 def dialog_of(call: Call, key: ExtensionKey) -> DialogView | None:

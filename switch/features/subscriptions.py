@@ -7,22 +7,34 @@ resource is a NOTIFY; a refresh extends the subscription, `Expires: 0` ends it w
 NOTIFY (§4.2.1.4); one not refreshed in time ends with `terminated;reason=timeout`
 (§4.2.2); a NOTIFY answered with an error or never answered ends it (§4.2.2: "the
 subscription is terminated" when the subscriber answers 481 or the NOTIFY times out).
+
+Across a restart: each subscription's dialog is kept in the state store while it lives.
+At start the switch ends every one it finds with a NOTIFY `terminated;reason=deactivated`
+carrying the state now (§4.1.3: on "deactivated" the subscriber "SHOULD attempt to
+re-subscribe immediately"), so no lamp keeps showing a call that the restart ended and
+each phone subscribes anew at once. The NOTIFY's CSeq is the time in seconds, larger than
+any the dialog used before the restart (§12.2.1.1 only asks it to grow).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 import structlog
 
 from sipstack.dialog import Dialog
+from sipstack.errors import ParseError
 from sipstack.events import RequestReceived
+from sipstack.header_values import parse_name_addr
 from sipstack.ids import IdSource
 from sipstack.message import Request, make_response
-from sipstack.transport import Transport
+from sipstack.transport import Transport, transport_of
+from sipstack.uri import parse_uri
 
 from ..ports import Contacts, SipOut, Timers
+from ..storage.state_store import StateStore
 
 DEFAULT_SUBSCRIPTION = 3600
 MAX_SUBSCRIPTION = 7200
@@ -53,6 +65,18 @@ class Subscription(Generic[R]):
 Body = Callable[[Subscription[R]], bytes]
 
 
+class Keeping(Generic[R]):
+    """Where a notifier keeps its subscriptions across restarts, and how a resource is
+    written there (`encode`) and read back (`decode`, None for one that is gone)."""
+
+    def __init__(
+        self, store: StateStore, encode: Callable[[R], str], decode: Callable[[str], R | None]
+    ) -> None:
+        self.store = store
+        self.encode = encode
+        self.decode = decode
+
+
 class Notifier(Generic[R]):
     """The subscriptions of one event package and their NOTIFYs."""
 
@@ -67,7 +91,9 @@ class Notifier(Generic[R]):
         ids: IdSource,
         contacts: Contacts,
         timers: Timers,
+        keeping: Keeping[R] | None = None,
     ) -> None:
+        self._keeping = keeping
         self.event = event
         self._content_type = content_type
         self._body = body
@@ -99,6 +125,7 @@ class Notifier(Generic[R]):
         if expires > 0:
             self.subscriptions[dialog.key] = sub
             self._watch(dialog.key, sub)
+            self._keep(sub)
 
     def on_in_dialog(self, event: RequestReceived, now: float) -> bool:
         """A refresh or unsubscribe inside one of our subscription dialogs; False if not."""
@@ -115,7 +142,9 @@ class Notifier(Generic[R]):
         if expires > 0:
             self._watch(key, sub)
             self._notify(sub, expires, now)
+            self._keep(sub)
         else:
+            self._drop(key)
             # §4.2.1.4: an unsubscribe ends with a final NOTIFY; it did not time out, so
             # no reason=timeout (which invites the phone to subscribe again).
             del self.subscriptions[key]
@@ -126,6 +155,7 @@ class Notifier(Generic[R]):
         def check(now: float) -> None:
             if self.subscriptions.get(key) is sub and sub.expires_at <= now:
                 del self.subscriptions[key]
+                self._drop(key)
                 self._notify(sub, 0, now)
 
         self._timers.call_at(sub.expires_at, check)
@@ -136,6 +166,7 @@ class Notifier(Generic[R]):
         for key, sub in list(self.subscriptions.items()):
             if sub.expires_at <= now:
                 del self.subscriptions[key]
+                self._drop(key)
             elif sub.resource == resource:
                 self._notify(sub, int(sub.expires_at - now), now)
 
@@ -180,6 +211,7 @@ class Notifier(Generic[R]):
 
     def _end(self, key: tuple[str, str], why: str) -> None:
         sub = self.subscriptions.pop(key, None)
+        self._drop(key)
         if sub is not None:
             self.log.info(
                 f"{self.name}.subscription_ended",
@@ -188,6 +220,78 @@ class Notifier(Generic[R]):
                 call_id=key[0],
                 reason=why,
             )
+
+    # -- across restarts ---------------------------------------------------------------------
+    def _namespace(self) -> str:
+        return f"subscription.{self.event}"
+
+    def _keep(self, sub: Subscription[R]) -> None:
+        keeping = self._keeping
+        if keeping is None:
+            return
+        d = sub.dialog
+        record = {
+            "resource": keeping.encode(sub.resource),
+            "watcher": sub.watcher,
+            "peer": [sub.peer[0][0], sub.peer[0][1], sub.peer[1].value],
+            "expires_at": sub.expires_at,
+            "call_id": d.call_id,
+            "local_tag": d.local_tag,
+            "remote_tag": d.remote_tag,
+            "local_uri": str(d.local_uri),
+            "remote_uri": str(d.remote_uri),
+            "remote_target": str(d.remote_target),
+            "route_set": d.route_set,
+            "local_contact": d.local_contact,
+        }
+        keeping.store.put(self._namespace(), "/".join(d.key), json.dumps(record))
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        if self._keeping is not None:
+            self._keeping.store.delete(self._namespace(), "/".join(key))
+
+    def deactivate_kept(self, now: float) -> int:
+        """At start: end each subscription kept before the restart with the state now and
+        `terminated;reason=deactivated`; how many were ended."""
+        keeping = self._keeping
+        if keeping is None:
+            return 0
+        ended = 0
+        for key, value in keeping.store.items(self._namespace()):
+            keeping.store.delete(self._namespace(), key)
+            sub = self._revive(value, keeping, now)
+            if sub is not None:
+                self._notify(sub, 0, now, reason="deactivated")
+                ended += 1
+        if ended:
+            self.log.info(f"{self.name}.subscriptions_deactivated", count=ended)
+        return ended
+
+    def _revive(self, value: str, keeping: Keeping[R], now: float) -> Subscription[R] | None:
+        try:
+            record = json.loads(value)
+            resource = keeping.decode(record["resource"])
+            if resource is None or float(record["expires_at"]) <= now:
+                return None
+            dialog = Dialog(
+                call_id=record["call_id"],
+                local_tag=record["local_tag"],
+                remote_tag=record["remote_tag"],
+                local_uri=parse_name_addr(record["local_uri"]),
+                remote_uri=parse_name_addr(record["remote_uri"]),
+                remote_target=parse_uri(record["remote_target"]),
+                route_set=list(record["route_set"]),
+                local_seq=int(now),  # above any CSeq this dialog used before the restart
+                remote_seq=None,
+                local_contact=record["local_contact"],
+            )
+            host, port, transport = record["peer"]
+            peer = ((str(host), int(port)), transport_of(str(transport)))
+        except (ValueError, KeyError, TypeError, ParseError) as exc:
+            self.log.warning(f"{self.name}.bad_kept_subscription", error=str(exc))
+            return None
+        watcher = str(record["watcher"])
+        return Subscription(resource, watcher, dialog, peer, float(record["expires_at"]))
 
 
 def granted_expires(request: Request) -> int:

@@ -169,7 +169,7 @@ class Runtime:
         self.loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.loop.add_signal_handler(signal.SIGTERM, self.stopped.set)
         self.loop.add_signal_handler(signal.SIGINT, self.stopped.set)
-        self._rearm()
+        self._pump(now)  # what the switch sends at start (lamps kept from before a restart)
         log.info(
             "started", config=self.config_path, bindings=len(self.switch.location.all_bindings(now))
         )

@@ -147,3 +147,23 @@ def _dialog(phone: RawPhone) -> ET.Element:
             dialog = ET.fromstring(notify.body).find("d:dialog", NS)
             assert dialog is not None, notify.body
             return dialog
+
+
+def test_after_a_restart_the_lamp_is_told_to_subscribe_again(tmp_path: Path) -> None:
+    switch = start_switch(tmp_path / "switch")
+    lamp = RawPhone(switch.host, switch.port, "203", DOMAIN)
+    try:
+        assert _subscribe(lamp, PASSWORDS["203"], "202") == 200
+        _lamp(lamp)
+        switch.restart()  # SIGTERM, then the same state_dir
+        notify = lamp.next_message(
+            5.0, lambda m: isinstance(m, Request) and m.method == "NOTIFY"
+        )
+        assert isinstance(notify, Request), "the restarted switch said nothing to the lamp"
+        assert notify.get("subscription-state") == "terminated;reason=deactivated"
+        # the phone subscribes again at once and gets the state
+        lamp.call_id += "-again"
+        assert _subscribe(lamp, PASSWORDS["203"], "202") == 200
+    finally:
+        lamp.close()
+        switch.stop()

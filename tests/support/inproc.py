@@ -179,6 +179,7 @@ class InProcessSwitch:
         timed: bool = False,
         relay: MediaRelay | None = None,
         session_expires: int = 0,
+        store: MemoryStore | None = None,
     ) -> None:
         self.now = START
         self.timed = timed
@@ -186,7 +187,7 @@ class InProcessSwitch:
         config = parse_config(config_yaml)
         self.domain = domain or config.customers[0].domain
         self.endpoint = Endpoint(local={Transport.UDP: SWITCH}, ids=IdSource(1))
-        self.store = MemoryStore()
+        self.store = store or MemoryStore()  # pass the last one's to "restart" the switch
         self._later: list[Callable[[float], None]] = []
         self.media = ScriptedMedia(self)
         voicemail = VoicemailStore(state_dir or Path("/nonexistent-softswitch-state"))

@@ -133,3 +133,24 @@ def test_a_phone_over_its_subscription_limit_gets_503_with_retry_after() -> None
     assert refused.status == 503 and refused.get("retry-after") == "60"
     another_phone = Subscriber(sw, BOB, "320", "pw320", event="dialog", target="320")
     assert _notifies(another_phone.subscribe())  # the limit is per phone
+
+
+def test_after_a_restart_each_lamp_is_told_the_state_and_to_subscribe_again() -> None:
+    # Bob's phone rings, Carol's lamp blinks; the switch restarts (the call is gone): the
+    # lamp's subscription, kept in the store, ends at once with the state now and
+    # reason=deactivated, which asks the phone to subscribe again (RFC 6665 §4.1.3)
+    sw = InProcessSwitch(TWO_PHONES, registered={"320": BOB})
+    _watching(sw)
+    sw.dial(ANN, "310", "pw310", "320")
+    [ringing] = _notifies(sw.take(CAROL))
+    assert _lamp(ringing)[1] == [("early", "recipient")]
+    restarted = InProcessSwitch(TWO_PHONES, store=sw.store)
+    restarted.pump()
+    [last] = _notifies(restarted.take(CAROL))
+    assert last.get("subscription-state") == "terminated;reason=deactivated"
+    assert _lamp(last)[1] == []  # idle: the restart ended the call
+    assert last.cseq.seq > ringing.cseq.seq  # the dialog's CSeq still grows
+    assert last.call_id == ringing.call_id and last.from_.tag == ringing.from_.tag
+    again = InProcessSwitch(TWO_PHONES, store=sw.store)  # nothing left to deactivate
+    again.pump()
+    assert not _notifies(again.take(CAROL))
