@@ -37,7 +37,11 @@ from .media_path import MediaPath
 from .refresher import RefreshedLeg, SessionRefresher
 from .relay_headers import copy_end_to_end
 from .ring_step import RingStep
-from .session_timer import MIN_SE, too_small
+from .session_timer import MIN_SE, requested_interval, too_small
+
+# The longest session interval the switch agrees to when a callee's 422 asks for more
+# (a day): beyond, the callee's Min-SE is refused like any other failure.
+MAX_SESSION_INTERVAL = 86400
 
 COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
 # What a dialog with the switch accepts (in-dialog requests are relayed to the other party).
@@ -256,6 +260,8 @@ class Call:
         if status < 300:
             self._on_fork_answered(fork, response, now)
             return
+        if status == 422 and self._retry_with_min_se(fork, response, now):
+            return
         fork.last_status = status
         was_cancelled = fork.state is ForkState.CANCELLING
         fork.state = ForkState.FAILED
@@ -276,6 +282,42 @@ class Call:
             step = self.step
             if step is None or not step.all_failed(statuses, now):
                 self.reject(best_failure(statuses), now)
+
+    def _retry_with_min_se(self, fork: OutboundLeg, response: Response, now: float) -> bool:
+        """RFC 4028 §7.4: "If a 422 response is received, the UAC MAY retry the request
+        with a Session-Expires ... not less than the Min-SE from the 422" (a carrier whose
+        Min-SE is above `server.session_expires`). Once per fork: the same INVITE with the
+        next CSeq and the callee's interval."""
+        asked = requested_interval(fork.invite) or 0
+        try:
+            min_se = int((response.get("min-se") or "").split(";")[0].strip())
+        except ValueError:
+            return False
+        if self.phase is not CallPhase.ALERTING or fork.state is ForkState.CANCELLING:
+            return False
+        if min_se <= asked or min_se > MAX_SESSION_INTERVAL:
+            return False
+        invite = fork.invite
+        headers = [
+            (name, value)
+            for name, value in invite.headers
+            # our Via of the first try is the endpoint's to add anew (a new transaction)
+            if name not in ("via", "cseq", "session-expires", "min-se")
+        ]
+        headers += [
+            ("cseq", f"{invite.cseq.seq + 1} INVITE"),
+            ("session-expires", str(min_se)),
+            ("min-se", str(min_se)),
+        ]
+        retry = Request("INVITE", invite.uri, headers, invite.body)
+        dest, transport = fork.peer
+        del self.forks[fork.tx_id]
+        fork.invite = retry
+        fork.tx_id = self.host.sip.send_request(retry, dest, transport, now)
+        self.forks[fork.tx_id] = fork
+        self.host.index_tx(fork.tx_id, self)
+        self.log.info("call.session_interval_raised", min_se=min_se, callee=_ext(fork.callee))
+        return True
 
     def _provisional_to_caller(self, fork: OutboundLeg, response: Response, now: float) -> None:
         """A fork's 18x to the caller on that fork's early dialog; its early media SDP
@@ -1003,7 +1045,9 @@ def best_failure(statuses: list[int]) -> int:
     # A redirect or a challenge from a phone makes no sense to the caller without the
     # phone's headers (RFC 3261 §16.7 would have us merge them; a B2BUA does not relay
     # them), and 5xx/408/487 say nothing about the callee: those become 480.
-    meaningful = [s for s in statuses if 400 <= s < 500 and s not in (401, 407, 408, 487)]
+    # A callee's 422 is about the switch's leg (RFC 4028: each leg has its own timer), not
+    # the caller's, and a 422 without the callee's Min-SE would break §6: also 480.
+    meaningful = [s for s in statuses if 400 <= s < 500 and s not in (401, 407, 408, 422, 487)]
     if meaningful:
         return min(meaningful)
     # 513: our INVITE was too large to send (RFC 3261 §18.1.1, no TCP); the caller

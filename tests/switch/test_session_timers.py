@@ -138,3 +138,25 @@ def test_a_callee_refreshing_its_own_leg_is_not_refreshed_by_the_switch() -> Non
     _bridged(sw, bob_extra=("Supported: timer", "Session-Expires: 1800;refresher=uas"))
     sw.advance(1000, step=50)
     assert not sw.requests(BOB, "INVITE") and not sw.requests(BOB, "UPDATE")
+
+
+def test_a_callees_422_is_retried_once_with_its_min_se() -> None:
+    # RFC 4028 §7.4: a carrier wanting at least 3600 s answers 422 Min-SE: 3600; the
+    # switch asks again with 3600 (next CSeq); the caller never sees the 422
+    sw = _switch()
+    sw.dial(ANN, "310", "pw310", "320")
+    [first] = sw.requests(BOB, "INVITE")
+    too_short = make_response(first, 422, to_tag="b422")
+    too_short.add("min-se", "3600")
+    sw.send(too_short, BOB)
+    retries = [m for m in sw.requests(BOB) if m.method == "INVITE"]
+    assert len(retries) == 1, "no retry after the 422"
+    [retry] = retries
+    assert retry.get("session-expires") == "3600" and retry.cseq.seq == first.cseq.seq + 1
+    assert retry.call_id == first.call_id and retry.top_via.branch != first.top_via.branch
+    assert not [m for m in sw.take(ANN) if isinstance(m, Response) and m.status == 422]
+    again = make_response(retry, 422, to_tag="b422")
+    again.add("min-se", "3600")
+    sw.send(again, BOB)  # the same Min-SE again: no loop, the call fails
+    assert not [m for m in sw.requests(BOB) if m.method == "INVITE"]
+    assert [m.status for m in sw.finals(ANN)] == [480]  # not a 422 without Min-SE
