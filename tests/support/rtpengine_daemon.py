@@ -25,6 +25,12 @@ def _free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
 def _ping(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(0.2)
@@ -67,9 +73,14 @@ def rtpengine_daemon(
     command = [
         RTPENGINE,
         "--foreground",
+        # not Debian's /etc/rtpengine/rtpengine.conf: its fixed CLI, HTTP and media ports
+        # would collide with any other rtpengine running
+        "--config-file=none",
         "--table=-1",  # no kernel module: userspace forwarding
         f"--interface={HOST}",
         f"--listen-ng={HOST}:{ng_port}",
+        # its own CLI port: the default (2224) is taken by any other rtpengine running
+        f"--listen-cli={HOST}:{_free_tcp_port()}",
         f"--port-min={daemon.port_min}",
         f"--port-max={daemon.port_max}",
         f"--pidfile={workdir / 'rtpengine.pid'}",
