@@ -23,6 +23,7 @@
 #   BENCH_NICE      priority of server and SIPp (root)  [-15]  (0: plain)
 #   PROFILE_RATE PROFILE_SECONDS   for `profile`       [200 30]
 #   BENCH_OUT       where results and work files go    [/tmp/softswitch-bench]
+#   SIPPY_VENV      where sippy is installed           [$BENCH_OUT/venv-sippy]
 #   QUICK=1         a short smoke run (about 1 minute)
 # The summary table is printed and written to $BENCH_OUT/summary.md; the JSON of every
 # target to $BENCH_OUT/results.jsonl.  RESULTS.md is edited by hand from these.
@@ -61,11 +62,14 @@ install_kamailio() {
     echo "run_bench: installing kamailio (Debian)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y kamailio >/dev/null
 }
+# Sippy lives outside the project's tree: its package ships test data (SDP with private
+# addresses) that has no business in the repository's files.
+export SIPPY_VENV=${SIPPY_VENV:-$OUT/venv-sippy}
 install_sippy() {
-    [[ -x $ROOT/benchmarks/.venv-sippy/bin/b2bua_radius ]] && return 0
-    echo "run_bench: installing sippy (PyPI) into benchmarks/.venv-sippy"
-    python3 -m venv "$ROOT/benchmarks/.venv-sippy"
-    "$ROOT/benchmarks/.venv-sippy/bin/pip" install -q sippy
+    [[ -x $SIPPY_VENV/bin/b2bua_radius ]] && return 0
+    echo "run_bench: installing sippy (PyPI) into $SIPPY_VENV"
+    python3 -m venv "$SIPPY_VENV"
+    "$SIPPY_VENV/bin/pip" install -q sippy
 }
 
 if [[ ${1:-} == profile ]]; then

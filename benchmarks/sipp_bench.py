@@ -17,7 +17,7 @@ every 0.5 s. Results are appended as one JSON object per target to --json.
 
 Targets: switch (this project), direct (uac.xml -> uas_direct.xml, no server: the
 generator's ceiling), kamailio (Debian package, compare/kamailio.cfg: stateful proxy +
-registrar + digest auth), sippy (PyPI `sippy` B2BUA in benchmarks/.venv-sippy; it can
+registrar + digest auth), sippy (PyPI `sippy` B2BUA in $SIPPY_VENV, outside the tree; it can
 only verify digest through RADIUS, so it runs with auth off and uac_noauth.xml).
 """
 
@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+SIPPY_VENV = Path(os.environ.get("SIPPY_VENV", "/tmp/softswitch-bench/venv-sippy"))
 ROOT = HERE.parent
 SCEN = HERE / "sipp"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -334,7 +335,7 @@ class Bench:
                    "-DD", "-E", "-m", "256", "-M", "16", "-Y", str(self.work),
                    "-P", str(self.work / "kamailio.pid")]
         elif target == "sippy":
-            cmd = [*NICE, "taskset", "-c", core, str(HERE / ".venv-sippy/bin/b2bua_radius"), "-f",
+            cmd = [*NICE, "taskset", "-c", core, str(SIPPY_VENV / "bin/b2bua_radius"), "-f",
                    "-u", "-A", "0", "-l", "127.0.0.1", "-p", str(self.port),
                    "-s", f"127.0.0.1:{self.uas_port}", "-L", str(self.work / "sippy.log"),
                    "-P", str(self.work / "sippy.pid"),
