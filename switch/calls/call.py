@@ -37,7 +37,7 @@ from .media_path import MediaPath
 from .refresher import RefreshedLeg, SessionRefresher
 from .relay_headers import copy_end_to_end
 from .ring_step import RingStep
-from .session_timer import MIN_SE, requested_interval, too_small
+from .session_timer import MIN_SE, min_se_of, requested_interval, too_small
 
 # The longest session interval the switch agrees to when a callee's 422 asks for more
 # (a day): beyond, the callee's Min-SE is refused like any other failure.
@@ -289,13 +289,10 @@ class Call:
         Min-SE is above `server.session_expires`). Once per fork: the same INVITE with the
         next CSeq and the callee's interval."""
         asked = requested_interval(fork.invite) or 0
-        try:
-            min_se = int((response.get("min-se") or "").split(";")[0].strip())
-        except ValueError:
-            return False
+        min_se = min_se_of(response)
         if self.phase is not CallPhase.ALERTING or fork.state is ForkState.CANCELLING:
             return False
-        if min_se <= asked or min_se > MAX_SESSION_INTERVAL:
+        if min_se is None or min_se <= asked or min_se > MAX_SESSION_INTERVAL:
             return False
         invite = fork.invite
         headers = [

@@ -46,6 +46,12 @@ def requested_interval(message: Request | Response) -> int | None:
     return parsed[0] if parsed is not None else None
 
 
+def min_se_of(message: Request | Response) -> int | None:
+    """The Min-SE of a message (a 422's, say) in seconds (None: absent or unreadable)."""
+    parsed = _delta_and_refresher(message.get("min-se"))
+    return parsed[0] if parsed is not None else None
+
+
 def too_small(request: Request) -> bool:
     """§9: a Session-Expires below our Min-SE is refused with 422 and our Min-SE, when
     the sender supports timers (it can retry); from one that does not, the interval is

@@ -14,15 +14,12 @@ steps of one SIP message.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 from xml.sax.saxutils import escape, quoteattr
 
 from sipstack.events import RequestReceived
 from sipstack.ids import IdSource
-from sipstack.uri import SipUri
 
-from ..admission import customer_of
 from ..calls.call import Call, CallPhase
 from ..calls.legs import InboundLeg
 from ..calls.line_state import ExtensionKey, ExtensionStates
@@ -30,7 +27,7 @@ from ..calls.ports import CallBook
 from ..ports import Contacts, DirectoryRef, Gate, Replies, SipOut, Timers
 from ..storage.hunt_state import HuntState
 from ..storage.state_store import StateStore
-from .subscriptions import Keeping, Notifier, Subscription
+from .subscriptions import Keeping, Notifier, Subscription, named_number, subscriber
 
 RETRY_AFTER = 60  # seconds a phone over `server.blf.max_subscriptions` is told to wait
 
@@ -102,12 +99,11 @@ class BusyLamps:
         unknown number 404."""
         request = event.request
         directory = self._directory.current
-        customer = customer_of(directory, request, to_first=True)
-        uri = request.uri
-        target = uri.user if isinstance(uri, SipUri) else None
-        group = directory.hunt_group(customer.name, target) if customer and target else None
-        extension = directory.extension(customer.name, target) if customer and target else None
-        if customer is None or target is None or (group is None and extension is None):
+        named = named_number(directory, request)
+        customer, target = named if named is not None else (None, "")
+        group = directory.hunt_group(customer.name, target) if customer else None
+        extension = directory.extension(customer.name, target) if customer else None
+        if customer is None or (group is None and extension is None):
             self._replies.reply(request, 404, now)
             return
         if self._held_by(event.source) >= self.max_per_phone:
@@ -116,8 +112,7 @@ class BusyLamps:
             retry = [("retry-after", str(RETRY_AFTER))]
             self._replies.reply(request, 503, now, "Too Many Subscriptions", headers=retry)
             return
-        password_of = partial(directory.password, customer.name)
-        user = self._gate.authenticate(event, customer.domain, "authorization", password_of, now)
+        user = subscriber(self._gate, directory, event, customer, now)
         if user is None:
             return
         resource: Watched = (

@@ -11,8 +11,6 @@ Members of a hunt group may subscribe to the group's default mailbox.
 
 from __future__ import annotations
 
-from functools import partial
-
 import structlog
 
 from sipstack.errors import ParseError
@@ -23,7 +21,6 @@ from sipstack.message import Request
 from sipstack.transport import transport_of
 from sipstack.uri import SipUri, parse_uri
 
-from ..admission import customer_of
 from ..media.voicemail import Mailbox
 from ..ports import (
     Contacts,
@@ -36,7 +33,7 @@ from ..ports import (
     Timers,
 )
 from ..registration.location import Binding
-from .subscriptions import Notifier
+from .subscriptions import Notifier, named_number, subscriber
 
 log = structlog.get_logger("switch.mwi")
 
@@ -85,14 +82,12 @@ class MessageWaiting:
     def _authorised_box(self, event: RequestReceived, now: float) -> Mailbox | None:
         directory = self._directory.current
         request = event.request
-        uri = request.uri
-        target = uri.user if isinstance(uri, SipUri) else None
-        customer = customer_of(directory, request, to_first=True)
-        if customer is None or target is None or directory.extension(customer.name, target) is None:
+        named = named_number(directory, request)
+        if named is None or directory.extension(named[0].name, named[1]) is None:
             self._replies.reply(request, 404, now)
             return None
-        password_of = partial(directory.password, customer.name)
-        user = self._gate.authenticate(event, customer.domain, "authorization", password_of, now)
+        customer, target = named
+        user = subscriber(self._gate, directory, event, customer, now)
         if user is None:
             return None
         if user != target and not self._member_of_box(customer.name, user, target):

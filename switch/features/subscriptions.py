@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Generic, TypeVar
 
 import structlog
@@ -31,9 +32,11 @@ from sipstack.header_values import parse_name_addr
 from sipstack.ids import IdSource
 from sipstack.message import Request, make_response
 from sipstack.transport import Transport, transport_of
-from sipstack.uri import parse_uri
+from sipstack.uri import SipUri, parse_uri
 
-from ..ports import Contacts, SipOut, Timers
+from ..admission import customer_of
+from ..directory import Customer, Directory
+from ..ports import Contacts, Gate, SipOut, Timers
 from ..storage.state_store import StateStore
 
 DEFAULT_SUBSCRIPTION = 3600
@@ -292,6 +295,24 @@ class Notifier(Generic[R]):
             return None
         watcher = str(record["watcher"])
         return Subscription(resource, watcher, dialog, peer, float(record["expires_at"]))
+
+
+def named_number(directory: Directory, request: Request) -> tuple[Customer, str] | None:
+    """The customer and the number a SUBSCRIBE is about: its Request-URI's user, in the
+    customer its To (else From, Request-URI) domain names."""
+    customer = customer_of(directory, request, to_first=True)
+    uri = request.uri
+    number = uri.user if isinstance(uri, SipUri) else None
+    return (customer, number) if customer is not None and number else None
+
+
+def subscriber(
+    gate: Gate, directory: Directory, event: RequestReceived, customer: Customer, now: float
+) -> str | None:
+    """The phone subscribing, by digest in `customer`'s realm; None once 401/403 went
+    (so a phone of another customer cannot watch this one's)."""
+    password_of = partial(directory.password, customer.name)
+    return gate.authenticate(event, customer.domain, "authorization", password_of, now)
 
 
 def granted_expires(request: Request) -> int:

@@ -23,6 +23,7 @@ for the other party and updates the `RelayedStream`s that forward the packets.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from typing import Final
 
 import msgspec
@@ -111,6 +112,45 @@ def _dropped(attribute: str) -> bool:
     return name == "rtcp" or name in _ICE
 
 
+def check_interval(timeout: float) -> float:
+    """How often a relay looks for silent parties: a quarter of the timeout (a silent
+    party is found at most 25% late), between 0.25 s and 5 s."""
+    return min(max(timeout / 4, 0.25), 5.0)
+
+
+class MediaWatch:
+    """What the media timeout knows of one call: each party's last description and when
+    the last SDP came (media may pause around a renegotiation)."""
+
+    __slots__ = ("_described", "described_at")
+
+    def __init__(self) -> None:
+        self._described: dict[Side, Described] = {}
+        self.described_at = 0.0
+
+    def described(self, side: Side, description: Described, now: float) -> None:
+        self._described[side] = description
+        self.described_at = now
+
+    def holding(self) -> bool:
+        """Is either party on hold (so silence from it is expected)?"""
+        return any(d.holding for d in self._described.values())
+
+    def silent_side(
+        self, now: float, timeout: float, last_packet: Callable[[Side], float | None]
+    ) -> Side | None:
+        """The party whose RTP has not come for `timeout` seconds (counted from its last
+        packet, or from the last SDP of either party), while both have described their
+        media and neither is on hold; None when both are heard."""
+        if len(self._described) < 2 or self.holding():
+            return None
+        for side in Side:
+            heard = max(last_packet(side) or 0.0, self.described_at)
+            if now - heard >= timeout:
+                return side
+        return None
+
+
 class _Origin:
     __slots__ = ("session_id", "version", "last")
 
@@ -131,8 +171,7 @@ class AnchoredCall:
         self.ports = ports
         self.streams = (RelayedStream(), RelayedStream())  # RTP, RTCP
         self._origins = {Side.CALLER: _Origin(session_id), Side.CALLEE: _Origin(session_id + 1)}
-        self._described: dict[Side, Described] = {}
-        self.described_at = 0.0  # when the last SDP came (media may pause around it)
+        self.watch = MediaWatch()
 
     @property
     def rtp_stream(self) -> RelayedStream:
@@ -149,8 +188,7 @@ class AnchoredCall:
         The party may have moved (a re-INVITE, a new fork answering): its latch is
         released and media for it goes to its SDP's address until its packets come."""
         description = describe(sdp)
-        self._described[side] = description
-        self.described_at = now
+        self.watch.described(side, description, now)
         rtp = description.address
         rtcp = (rtp[0], rtp[1] + 1) if rtp is not None else None
         self.rtp_stream.described(side, rtp, signalling_ip)
@@ -165,17 +203,8 @@ class AnchoredCall:
         return body
 
     def holding(self) -> bool:
-        """Is either party on hold (so silence from it is expected)?"""
-        return any(d.holding for d in self._described.values())
+        return self.watch.holding()
 
     def silent_side(self, now: float, timeout: float) -> Side | None:
-        """The party whose RTP has not come for `timeout` seconds (counted from its last
-        packet, or from the last SDP of either party), while both have described their
-        media and neither is on hold; None when both are heard."""
-        if len(self._described) < 2 or self.holding():
-            return None
-        for side in Side:
-            heard = max(self.rtp_stream.silent_since(side) or 0.0, self.described_at)
-            if now - heard >= timeout:
-                return side
-        return None
+        """`MediaWatch.silent_side`, heard by this relay's RTP stream."""
+        return self.watch.silent_side(now, timeout, self.rtp_stream.silent_since)

@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import structlog
 
-from switch.media.anchor import AnchoredCall
+from switch.media.anchor import AnchoredCall, check_interval
 from switch.media.port_pool import PortPool, PortsExhausted
 from switch.media.relay import Address, Side
 from switch.media.sdp import SdpError
@@ -171,9 +171,7 @@ class EmbeddedRelay:
 
     # -- the media timeout -----------------------------------------------------------------
     def _schedule_check(self) -> None:
-        # a quarter of the timeout between looks: a silent party is found at most
-        # 25% late, and a thousand calls cost one pass a few times a minute
-        interval = min(max(self.timeout / 4, 0.25), 5.0)
+        interval = check_interval(self.timeout)
         self._checking = asyncio.get_running_loop().call_later(interval, self._check)
 
     def _check(self) -> None:

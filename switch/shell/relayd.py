@@ -33,7 +33,7 @@ from switch.ports import RelayParty
 
 from .logconfig import configure_logging, flush_logs
 from .relay_sockets import EmbeddedRelay
-from .rtpengine import NgValue, Reply, RtpengineError, decode_reply, encode_datagram
+from .rtpengine import NgValue, Reply, RtpengineError, decode_datagram, encode_datagram
 
 log = structlog.get_logger("relayd")
 
@@ -54,7 +54,7 @@ class RelayDaemon(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         try:
-            cookie, command = decode_reply(data)
+            cookie, command = decode_datagram(data)
         except RtpengineError as exc:
             log.warning("relayd.bad_command", error=str(exc))
             return

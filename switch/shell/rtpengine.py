@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 import bencodepy
 import structlog
 
-from switch.media.anchor import Described, describe
+from switch.media.anchor import MediaWatch, check_interval, describe
 from switch.media.relay import Side
 from switch.media.sdp import SdpError
 from switch.ports import Anchored, RelayParty, Silent
@@ -56,7 +56,7 @@ def encode_datagram(cookie: str, body: Mapping[str, NgValue]) -> bytes:
     return cookie.encode() + b" " + bytes(bencodepy.encode(_to_bencode(body)))
 
 
-def decode_reply(data: bytes) -> tuple[str, Reply]:
+def decode_datagram(data: bytes) -> tuple[str, Reply]:
     """(cookie, dictionary with str keys and str values) of one ng datagram (a reply, or
     for the relay daemon a command)."""
     cookie, space, payload = data.partition(b" ")
@@ -145,7 +145,7 @@ class NgClient:
 
     def reply_received(self, data: bytes) -> None:
         try:
-            cookie, reply = decode_reply(data)
+            cookie, reply = decode_datagram(data)
         except RtpengineError as exc:
             log.warning("rtpengine.bad_reply", error=str(exc))
             return
@@ -234,8 +234,7 @@ class RtpengineRelay:
             return
         media = self._media.setdefault(call_id, _CallMedia())
         media.sides[party.tag] = party.side
-        media.described[party.side] = described
-        media.described_at = time.time()
+        media.watch.described(party.side, described, time.time())
         params = _ng_params(call_id, party, sdp, offer)
         self._busy[call_id] = self._busy.get(call_id, 0) + 1
         self._spawn(self._anchor(call_id, "offer" if offer else "answer", params, done))
@@ -280,7 +279,7 @@ class RtpengineRelay:
         """Every quarter of the timeout, `query` each watched call: a party whose RTP
         stream's `last packet` (rtpengine's wall-clock seconds) is older than the timeout,
         and older than the last SDP, is reported silent, unless someone is on hold."""
-        interval = min(max(self.timeout / 4, 0.25), 5.0)
+        interval = check_interval(self.timeout)
         try:
             while self._watched:
                 await asyncio.sleep(interval)
@@ -297,16 +296,18 @@ class RtpengineRelay:
             return
         media = self._media.get(call_id)
         silent = self._watched.get(call_id)
-        if media is None or silent is None or media.holding():
+        if media is None or silent is None:
             return
-        now = time.time()
-        for tag, last in _last_rtp_packets(reply).items():
-            side = media.sides.get(tag)
-            if side is not None and now - max(last, media.described_at) >= self.timeout:
-                del self._watched[call_id]
-                log.info("relay.silent", call_id=call_id, side=side.value)
-                self._report(silent, side)
-                return
+        heard = {
+            media.sides[tag]: last
+            for tag, last in _last_rtp_packets(reply).items()
+            if tag in media.sides
+        }
+        side = media.watch.silent_side(time.time(), self.timeout, heard.get)
+        if side is not None:
+            del self._watched[call_id]
+            log.info("relay.silent", call_id=call_id, side=side.value)
+            self._report(silent, side)
 
     def _report(self, silent: Silent, side: Side) -> None:
         self._pumped(lambda at: silent(side, at))
@@ -327,15 +328,11 @@ class RtpengineRelay:
 class _CallMedia:
     """What the parties of one call said in their SDP, for the media timeout."""
 
-    __slots__ = ("sides", "described", "described_at")
+    __slots__ = ("sides", "watch")
 
     def __init__(self) -> None:
         self.sides: dict[str, Side] = {}  # the ng tag of each party
-        self.described: dict[Side, Described] = {}
-        self.described_at = 0.0
-
-    def holding(self) -> bool:
-        return len(self.described) < 2 or any(d.holding for d in self.described.values())
+        self.watch = MediaWatch()
 
 
 def _last_rtp_packets(reply: Reply) -> dict[str, float]:

@@ -19,7 +19,7 @@ import pytest
 from switch.shell.rtpengine import (
     NgClient,
     RtpengineError,
-    decode_reply,
+    decode_datagram,
     encode_command,
     parse_ng_address,
 )
@@ -53,7 +53,7 @@ def _media_of(sdp: str) -> tuple[str, int]:
 def test_ng_codec_round_trip() -> None:
     data = encode_command("c1", "offer", {"call-id": "x", "flags": ["trust-address"]})
     assert data.startswith(b"c1 d7:call-id1:x7:command5:offer")
-    assert decode_reply(b"c1 d6:result2:oke") == ("c1", {"result": "ok"})
+    assert decode_datagram(b"c1 d6:result2:oke") == ("c1", {"result": "ok"})
     assert parse_ng_address("udp:127.0.0.1:2223") == ("127.0.0.1", 2223)
     with pytest.raises(ValueError, match="udp:HOST:PORT"):
         parse_ng_address("tcp:127.0.0.1:2223")
