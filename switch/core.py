@@ -107,7 +107,7 @@ class Switch:
         self.directory = DirectoryRef(directory)
         self.timers = TimerHeap()
         self.counters: Counter[str] = Counter()
-        self.lines = ExtensionStates(self._line_changed)
+        self.lines = ExtensionStates(self._line_changed, answered=self._call_answered)
         self.calls_by_tx: dict[str, Call] = {}
         self.calls_by_dialog: dict[tuple[str, str], Call] = {}
         self.calls: dict[str, Call] = {}
@@ -258,6 +258,9 @@ class Switch:
 
     def _login_changed(self, customer: str, group: str, member: str) -> None:
         self.blf.login_changed(customer, group, member)
+
+    def _call_answered(self, key: ExtensionKey) -> None:
+        self.blf.line_changed(key)
 
     def _line_changed(self, key: ExtensionKey, state: LineState, calls: tuple[str, ...]) -> None:
         _log_line_change(key, state, calls)

@@ -25,12 +25,17 @@ StateListener = Callable[[ExtensionKey, LineState, tuple[str, ...]], None]
 class ExtensionStates:
     """Which calls ring on / are up on each extension; notifies a listener on every change."""
 
-    __slots__ = ("_ringing", "_active", "_listener")
+    __slots__ = ("_ringing", "_active", "_listener", "_answered")
 
-    def __init__(self, listener: StateListener | None = None) -> None:
+    def __init__(
+        self,
+        listener: StateListener | None = None,
+        answered: Callable[[ExtensionKey], None] | None = None,
+    ) -> None:
         self._ringing: dict[ExtensionKey, dict[str, None]] = {}
         self._active: dict[ExtensionKey, dict[str, None]] = {}
-        self._listener = listener
+        self._listener = listener  # every change of a line's state
+        self._answered = answered  # a call the line made was answered (its state stays)
 
     def state(self, key: ExtensionKey) -> LineState:
         if self._active.get(key):
@@ -70,10 +75,10 @@ class ExtensionStates:
         self._change(key, apply)
 
     def answered(self, key: ExtensionKey, call_id: str) -> None:
-        """The call `key` made was answered: its line stays `in_call`, but the call's
-        dialog is confirmed now, which a busy lamp shows: the listener hears of it."""
-        if call_id in self._active.get(key, {}) and self._listener is not None:
-            self._listener(key, self.state(key), self.calls(key))
+        """The call `key` made was answered: its line stays `in_call` (no state change to
+        log), but the call's dialog is confirmed now, which a busy lamp shows."""
+        if call_id in self._active.get(key, {}) and self._answered is not None:
+            self._answered(key)
 
     def snapshot(self) -> dict[ExtensionKey, LineState]:
         keys = set(self._ringing) | set(self._active)
