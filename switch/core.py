@@ -185,6 +185,12 @@ class Switch:
         )
         # lamps kept from before a restart are told to subscribe again (RFC 6665 §4.1.3)
         self.blf.notifier.deactivate_kept(now)
+        # the event packages, by their Event name (RFC 6665 §7.2)
+        self._packages: dict[str, Handler] = {
+            "message-summary": self.mwi.on_subscribe,
+            "dialog": self.blf.on_subscribe,
+        }
+        self._notifiers = (self.mwi.notifier, self.blf.notifier)
         self.registrar = RegisterService(
             sip=endpoint,
             replies=self.replies,
@@ -222,8 +228,7 @@ class Switch:
                 call.on_response(event.tx_id, event.response, now)
             elif event.response.status >= 200 and not self.keepalive.on_answered(event.tx_id):
                 status = event.response.status
-                if not self.mwi.notifier.on_notify_answered(event.tx_id, status):
-                    self.blf.notifier.on_notify_answered(event.tx_id, status)
+                any(n.on_notify_answered(event.tx_id, status) for n in self._notifiers)
         elif isinstance(event, CancelReceived):
             call = self.calls_by_tx.get(event.invite_tx_id)
             if call is not None:
@@ -236,8 +241,7 @@ class Switch:
                 too_large = isinstance(event, TransportFailed) and event.too_large
                 call.on_timeout(event.tx_id, now, 513 if too_large else 408)
             elif not self.keepalive.on_failed(event.tx_id):
-                if not self.mwi.notifier.on_notify_failed(event.tx_id):
-                    self.blf.notifier.on_notify_failed(event.tx_id)
+                any(n.on_notify_failed(event.tx_id) for n in self._notifiers)
         elif isinstance(event, AckTimedOut):
             call = self.calls_by_tx.get(event.tx_id)
             if call is not None:
@@ -311,9 +315,7 @@ class Switch:
         tag = request.to.tag
         call = self.calls_by_dialog.get((request.call_id, tag or ""))
         if call is None:
-            if self.mwi.notifier.on_in_dialog(event, now) or self.blf.notifier.on_in_dialog(
-                event, now
-            ):
+            if any(n.on_in_dialog(event, now) for n in self._notifiers):
                 return
             if request.method != "ACK":
                 self.replies.reply(request, 481, now)
@@ -324,13 +326,11 @@ class Switch:
 
     def _on_subscribe(self, event: RequestReceived, now: float) -> None:
         """By event package (RFC 6665 §7.2.1: an unknown one gets 489 and Allow-Events)."""
-        package = event_package(event.request)
-        if package == "message-summary":
-            self.mwi.on_subscribe(event, now)
-        elif package == "dialog":
-            self.blf.on_subscribe(event, now)
+        handler = self._packages.get(event_package(event.request))
+        if handler is not None:
+            handler(event, now)
         else:
-            headers = [("allow-events", "message-summary, dialog")]
+            headers = [("allow-events", ", ".join(self._packages))]
             self.replies.reply(event.request, 489, now, headers=headers)
 
     def _on_options(self, event: RequestReceived, now: float) -> None:
