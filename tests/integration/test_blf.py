@@ -167,3 +167,32 @@ def test_after_a_restart_the_lamp_is_told_to_subscribe_again(tmp_path: Path) -> 
     finally:
         lamp.close()
         switch.stop()
+
+
+def test_the_login_lamp_lights_when_the_member_logs_in_with_the_code(tmp_path: Path) -> None:
+    acme = customer(
+        "acme", DOMAIN, [extension(n, PASSWORDS[n]) for n in ("201", "202", "203")],
+        hunt_groups=[{"name": "desk", "number": "300", "type": "dynamic", "password": "1234",
+                      "members": ["203"], "ring_seconds": 10}],
+    )  # fmt: skip
+    switch = start_switch(tmp_path / "switch", customers=[acme])
+    lamp = RawPhone(switch.host, switch.port, "203", DOMAIN)
+    member = RawPhone(switch.host, switch.port, "203", DOMAIN)
+    try:
+        assert _subscribe(lamp, PASSWORDS["203"], "300") == 200
+        assert _lamp(lamp)[1] == ["terminated"]  # not logged in
+        code = "*61300*1234"
+        answered = member.authenticated(
+            "INVITE", f"sip:{code}@{DOMAIN}", PASSWORDS["203"],
+            ["Content-Type: application/sdp"], to=f"<sip:{code}@{DOMAIN}>",
+            body=nated_sdp("127.0.0.1", 40000),
+        )  # fmt: skip
+        assert answered is not None and answered.status == 200, answered
+        member.cseq = answered.cseq.seq - 1
+        ack = member.request("ACK", str(answered.contacts[0].uri), to=answered.get("to"))
+        member.sock.sendto(ack, member.target)
+        assert _lamp(lamp)[1] == ["confirmed"]
+    finally:
+        lamp.close()
+        member.close()
+        switch.stop()
