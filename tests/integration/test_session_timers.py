@@ -7,11 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness import start_switch
-from nated import NatedCall, answer_with_sdp, bye_answered, media_address
+from harness import PASSWORDS, start_switch
+from nated import (
+    DOMAIN,
+    NatedCall,
+    answer_with_sdp,
+    bye_answered,
+    media_address,
+    nated_sdp,
+    next_of,
+)
 from rawsip import RawPhone
 
-from sipstack.message import Request, make_response
+from sipstack.message import Request, Response, make_response
 from sipstack.serialize import serialize
 
 pytestmark = pytest.mark.integration
@@ -44,4 +52,40 @@ def test_switch_refreshes_both_legs_and_a_lost_dialog_ends_the_call(tmp_path: Pa
         assert events and events[-1]["reason"] == "session refresh failed"
     finally:
         call.close()
+        switch.stop()
+
+
+def test_a_carriers_422_is_retried_with_its_min_se(tmp_path: Path) -> None:
+    # a callee that wants at least 3600 s: 422 Min-SE: 3600; the switch asks again with
+    # 3600 and the call goes through (RFC 4028 §7.4)
+    switch = start_switch(tmp_path / "switch")
+    caller = RawPhone(switch.host, switch.port, "201", DOMAIN)
+    callee = RawPhone(switch.host, switch.port, "202", DOMAIN)
+    try:
+        registered = callee.register(PASSWORDS["202"])
+        assert registered is not None and registered.status == 200
+        ringing = caller.authenticated(
+            "INVITE", f"sip:202@{DOMAIN}", PASSWORDS["201"], ["Content-Type: application/sdp"],
+            to=f"<sip:202@{DOMAIN}>", body=nated_sdp("127.0.0.77", 40000),
+        )  # fmt: skip
+        assert ringing is None
+        first = next_of(callee, "INVITE")
+        assert isinstance(first, Request)
+        too_short = make_response(first, 422, to_tag="t202")
+        too_short.add("min-se", "3600")
+        callee.sock.sendto(serialize(too_short), callee.target)
+        retry = callee.next_message(  # past retransmissions of the first INVITE
+            3.0,
+            lambda m: (
+                isinstance(m, Request) and m.method == "INVITE" and m.cseq.seq > first.cseq.seq
+            ),
+        )
+        assert isinstance(retry, Request), "no retry after the 422"
+        assert retry.get("session-expires") == "3600"
+        answer_with_sdp(callee, retry, nated_sdp("127.0.0.78", 40002), "t202")
+        answered = next_of(caller, 200)
+        assert isinstance(answered, Response)
+    finally:
+        caller.close()
+        callee.close()
         switch.stop()
